@@ -1,0 +1,162 @@
+#include "vmm/cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cli_option {
+	const char *name;
+	const char *arg; /* NULL: a flag */
+	const char *help;
+	int (*apply)(struct skiff_config *cfg, const char *value, char *err, size_t err_size);
+};
+
+static int cli_apply_kernel(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	if (!*value) {
+		snprintf(err, n, "--kernel: the file name is empty");
+		return -1;
+	}
+	cfg->kernel_path = value;
+	return 0;
+}
+
+static int cli_apply_cmdline(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	cfg->cmdline = value;
+	return 0;
+}
+
+static int cli_apply_mem(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	if (config_parse_size(value, &cfg->mem_size)) {
+		snprintf(err, n, "--mem: '%s' is not a size (examples: 512M, 2G, 1024)", value);
+		return -1;
+	}
+	return 0;
+}
+
+static int cli_apply_cpus(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long cpus = strtoul(value, &end, 10);
+	if (errno || end == value || *end || value[0] == '-' || value[0] == '+' ||
+	    cpus < 1 || cpus > CONFIG_MAX_CPUS) {
+		snprintf(err, n, "--cpus: '%s' is not a CPU count from 1 to %d", value,
+			 CONFIG_MAX_CPUS);
+		return -1;
+	}
+	cfg->cpus = (unsigned)cpus;
+	return 0;
+}
+
+static int cli_apply_console(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	if (strcmp(value, "stdio") == 0) {
+		cfg->console = CONSOLE_STDIO;
+	} else if (strcmp(value, "none") == 0) {
+		cfg->console = CONSOLE_NONE;
+	} else if (strncmp(value, "file:", 5) == 0 && value[5]) {
+		cfg->console = CONSOLE_FILE;
+		cfg->console_path = value + 5;
+	} else {
+		snprintf(err, n, "--console: '%s' is not one of stdio, file:PATH, none", value);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct cli_option run_options[] = {
+	{"kernel", "FILE", "PVH ELF kernel to boot (default: the bundled skiff-guest)",
+	 cli_apply_kernel},
+	{"cmdline", "STR", "kernel command line", cli_apply_cmdline},
+	{"mem", "SIZE", "guest RAM, e.g. 512M or 2G; a bare number is MiB (default 256M)",
+	 cli_apply_mem},
+	{"cpus", "N", "number of vCPUs, 1-254 (default 1)", cli_apply_cpus},
+	{"console", "KIND", "serial console: stdio (default), file:PATH or none",
+	 cli_apply_console},
+};
+
+#define CLI_NR_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))
+
+static const struct cli_option *cli_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < CLI_NR_OPTIONS; i++)
+		if (strlen(run_options[i].name) == len && strncmp(run_options[i].name, name, len) == 0)
+			return &run_options[i];
+	return NULL;
+}
+
+void cli_print_run_usage(FILE *out)
+{
+	fprintf(out, "Usage: skiff run [OPTIONS]\n\nBoot a guest on KVM.\n\nOptions:\n");
+	for (size_t i = 0; i < CLI_NR_OPTIONS; i++) {
+		char left[32];
+		snprintf(left, sizeof(left), "--%s %s", run_options[i].name, run_options[i].arg);
+		fprintf(out, "  %-18s %s\n", left, run_options[i].help);
+	}
+	fprintf(out, "  %-18s %s\n", "--help", "show this help");
+	fprintf(out, "\nExit status: 0 guest powered off (or reset), 1 VMM error, 2 bad arguments\n"
+		     "or kernel, 3 guest crashed, 4 guest reported failure through port 0xf4,\n"
+		     "128+N stopped by signal N. On a terminal, Ctrl-A x quits.\n");
+}
+
+void cli_print_usage(FILE *out)
+{
+	fprintf(out, "Usage: skiff COMMAND [OPTIONS]\n\n"
+		     "Skiff, a virtual machine monitor on Linux KVM.\n\n"
+		     "Commands:\n"
+		     "  run        boot a guest (skiff run --help)\n\n"
+		     "Options:\n"
+		     "  --help     show this help\n"
+		     "  --version  show the version\n");
+}
+
+/* Splits "--name=value" / "--name value"; *consumed counts argv slots. */
+static int cli_take_option(int argc, char **argv, int i, const struct cli_option **opt,
+			   const char **value, int *consumed, char *err, size_t n)
+{
+	const char *word = argv[i] + 2;
+	const char *eq = strchr(word, '=');
+	size_t name_len = eq ? (size_t)(eq - word) : strlen(word);
+
+	*opt = cli_find(word, name_len);
+	if (!*opt) {
+		snprintf(err, n, "unknown option '%s' (see skiff run --help)", argv[i]);
+		return -1;
+	}
+	if (eq) {
+		*value = eq + 1, *consumed = 1;
+	} else if (i + 1 < argc) {
+		*value = argv[i + 1], *consumed = 2;
+	} else {
+		snprintf(err, n, "--%s needs a value (%s)", (*opt)->name, (*opt)->arg);
+		return -1;
+	}
+	return 0;
+}
+
+enum cli_result cli_parse_run(int argc, char **argv, struct skiff_config *cfg, char *err,
+			      size_t n)
+{
+	config_defaults(cfg);
+	for (int i = 0; i < argc;) {
+		const struct cli_option *opt;
+		const char *value;
+		int consumed;
+
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return CLI_HELP;
+		if (strncmp(argv[i], "--", 2) != 0) {
+			snprintf(err, n, "unexpected argument '%s' (see skiff run --help)", argv[i]);
+			return CLI_ERROR;
+		}
+		if (cli_take_option(argc, argv, i, &opt, &value, &consumed, err, n) ||
+		    opt->apply(cfg, value, err, n))
+			return CLI_ERROR;
+		i += consumed;
+	}
+	return CLI_OK;
+}

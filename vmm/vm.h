@@ -1,0 +1,57 @@
+/* A virtual machine: KVM handles, guest RAM, buses, platform devices and
+ * vCPUs, built from a validated config and run until the guest stops. */
+#ifndef SKIFF_VMM_VM_H
+#define SKIFF_VMM_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/bus.h"
+#include "devices/debug_exit.h"
+#include "devices/i8042.h"
+#include "devices/uart16550.h"
+#include "mm/guest_mem.h"
+#include "vmm/config.h"
+#include "vmm/console.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm_stop.h"
+
+struct kernel_image {
+	const char *name; /* for messages: the path, or "bundled guest" */
+	const uint8_t *bytes;
+	size_t size;
+	void *owned; /* file contents to free, NULL for the bundled image */
+};
+
+struct vm {
+	const struct skiff_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct vm_stop stop;
+	struct console console;
+
+	struct uart16550 uart;
+	struct debug_exit debug_exit;
+	struct i8042 i8042;
+
+	unsigned nr_vcpus; /* created so far */
+	struct vcpu *vcpus;
+};
+
+/* Reads a kernel file (or picks the bundled guest when path is NULL).
+ * Returns 0, or -1 with a message naming the file and problem in err. */
+int kernel_image_read(struct kernel_image *img, const char *path, char *err, size_t err_size);
+void kernel_image_free(struct kernel_image *img);
+
+/* Builds the VM. Returns 0 on success, or an exit status (SKIFF_EXIT_USAGE
+ * for bad input, SKIFF_EXIT_VMM_ERROR otherwise) with err set. */
+int vm_create(struct vm *vm, const struct skiff_config *cfg, const struct kernel_image *kernel,
+	      char *err, size_t err_size);
+/* Runs until the guest stops or a signal arrives; returns the exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+#endif

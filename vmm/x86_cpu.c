@@ -1,0 +1,194 @@
+#include "vmm/x86_cpu.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "vmm/boot_layout.h"
+
+#define CPUID_MAX_ENTRIES 256
+#define CPUID_LEAF1_ECX_HYPERVISOR (1u << 31)
+
+#define X86_CR0_PE 0x1ULL
+#define X86_CR0_ET 0x10ULL
+
+#define APIC_LVT0 0x350
+#define APIC_LVT1 0x360
+#define APIC_MODE_NMI 0x4
+#define APIC_MODE_EXTINT 0x7
+
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_IA32_MISC_ENABLE_FAST_STRING 0x1ULL
+
+/* Boot GDT selectors; entries match x86_cpu_write_boot_gdt. */
+#define GDT_CODE32 0x08
+#define GDT_DATA32 0x10
+#define GDT_TSS32 0x18
+#define GDT_ENTRIES 4
+
+struct kvm_cpuid2 *x86_cpu_supported_cpuid(int kvm_fd)
+{
+	size_t size = sizeof(struct kvm_cpuid2) +
+		      CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *cpuid = calloc(1, size);
+
+	if (!cpuid)
+		return NULL;
+	cpuid->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+		free(cpuid);
+		return NULL;
+	}
+	return cpuid;
+}
+
+void x86_cpu_patch_cpuid(struct kvm_cpuid2 *cpuid, unsigned apic_id)
+{
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		switch (e->function) {
+		case 0x1:
+			e->ebx = (e->ebx & 0x00ffffffu) | (apic_id << 24);
+			e->ecx |= CPUID_LEAF1_ECX_HYPERVISOR;
+			break;
+		case 0xb:
+		case 0x1f:
+			e->edx = apic_id; /* x2APIC ID */
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
+{
+	return ((uint64_t)(base & 0xff000000u) << 32) | ((uint64_t)(flags & 0xf0ffu) << 40) |
+	       ((uint64_t)(limit & 0x000f0000u) << 32) | ((uint64_t)(base & 0x00ffffffu) << 16) |
+	       (uint64_t)(limit & 0x0000ffffu);
+}
+
+/* Flags: G, D/B, P, DPL 0, S and type, as in the descriptor's high word. */
+#define GDT_FLAGS_CODE32 0xc09b
+#define GDT_FLAGS_DATA32 0xc093
+#define GDT_FLAGS_TSS32 0x008b
+
+int x86_cpu_write_boot_gdt(const struct guest_mem *mem)
+{
+	uint64_t gdt[GDT_ENTRIES] = {
+		0,
+		gdt_entry(GDT_FLAGS_CODE32, 0, 0xfffff),
+		gdt_entry(GDT_FLAGS_DATA32, 0, 0xfffff),
+		gdt_entry(GDT_FLAGS_TSS32, 0, 0x67),
+	};
+
+	return guest_mem_write(mem, BOOT_GDT_ADDR, gdt, sizeof(gdt)) ? 0 : -EFAULT;
+}
+
+static struct kvm_segment x86_segment(uint16_t selector, uint8_t type, uint8_t s, uint32_t limit,
+				      uint8_t db, uint8_t g)
+{
+	return (struct kvm_segment){.base = 0, .limit = limit, .selector = selector, .type = type,
+				    .present = 1, .dpl = 0, .db = db, .s = s, .l = 0, .g = g};
+}
+
+/* The PVH entry state: 32-bit protected mode, paging off, flat segments. */
+static int x86_cpu_set_pvh_state(int fd, uint32_t entry, uint32_t start_info)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = {.rip = entry, .rbx = start_info, .rflags = 0x2};
+
+	if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	sregs.cs = x86_segment(GDT_CODE32, 0xb, 1, 0xffffffff, 1, 1);
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss =
+		x86_segment(GDT_DATA32, 0x3, 1, 0xffffffff, 1, 1);
+	sregs.tr = x86_segment(GDT_TSS32, 0xb, 0, 0x67, 0, 0);
+	sregs.gdt.base = BOOT_GDT_ADDR;
+	sregs.gdt.limit = GDT_ENTRIES * 8 - 1;
+	sregs.cr0 = X86_CR0_PE | X86_CR0_ET;
+	sregs.cr3 = sregs.cr4 = sregs.efer = 0;
+	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	return 0;
+}
+
+static void apic_set_delivery(struct kvm_lapic_state *lapic, unsigned reg, uint32_t mode)
+{
+	uint32_t val;
+
+	memcpy(&val, &lapic->regs[reg], sizeof(val));
+	val = (val & ~0x700u) | (mode << 8);
+	memcpy(&lapic->regs[reg], &val, sizeof(val));
+}
+
+/* LINT0 takes the 8259's ExtINT and LINT1 NMIs, as on a PC. */
+static int x86_cpu_wire_lapic(int fd)
+{
+	struct kvm_lapic_state lapic;
+
+	if (ioctl(fd, KVM_GET_LAPIC, &lapic) < 0)
+		return -errno;
+	apic_set_delivery(&lapic, APIC_LVT0, APIC_MODE_EXTINT);
+	apic_set_delivery(&lapic, APIC_LVT1, APIC_MODE_NMI);
+	return ioctl(fd, KVM_SET_LAPIC, &lapic) < 0 ? -errno : 0;
+}
+
+static int x86_cpu_init_fpu_msrs(int fd)
+{
+	struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry entries[1];
+	} msrs = {.hdr.nmsrs = 1,
+		  .entries = {{.index = MSR_IA32_MISC_ENABLE,
+			       .data = MSR_IA32_MISC_ENABLE_FAST_STRING}}};
+
+	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
+		return -errno;
+	if (ioctl(fd, KVM_SET_MSRS, &msrs) != 1)
+		return -EIO;
+	return 0;
+}
+
+int x86_cpu_init(int vcpu_fd, unsigned id, const struct kvm_cpuid2 *supported, uint32_t entry,
+		 uint32_t start_info)
+{
+	size_t size = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
+	struct kvm_cpuid2 *cpuid = malloc(size);
+	int err;
+
+	if (!cpuid)
+		return -ENOMEM;
+	memcpy(cpuid, supported, size);
+	x86_cpu_patch_cpuid(cpuid, id);
+	err = ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
+	free(cpuid);
+	if (!err)
+		err = x86_cpu_wire_lapic(vcpu_fd);
+	if (!err)
+		err = x86_cpu_init_fpu_msrs(vcpu_fd);
+	if (!err && id == 0)
+		err = x86_cpu_set_pvh_state(vcpu_fd, entry, start_info);
+	return err;
+}
+
+void x86_cpu_dump(int vcpu_fd, unsigned id)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	fprintf(stderr,
+		"skiff: vCPU %u registers:\n"
+		"  rip=%016llx rsp=%016llx rflags=%016llx\n"
+		"  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n"
+		"  cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx efer=%016llx\n"
+		"  cs=%04x ss=%04x idt=%016llx/%04x\n",
+		id, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, s.cr0, s.cr2, s.cr3, s.cr4,
+		s.efer, s.cs.selector, s.ss.selector, s.idt.base, s.idt.limit);
+}

@@ -1,0 +1,29 @@
+/* x86 vCPU state at power-on: CPUID, local APIC wiring, FPU, and the
+ * registers the PVH boot ABI starts the boot CPU with. */
+#ifndef SKIFF_VMM_X86_CPU_H
+#define SKIFF_VMM_X86_CPU_H
+
+#include <linux/kvm.h>
+#include <stdint.h>
+
+#include "mm/guest_mem.h"
+
+/* KVM_GET_SUPPORTED_CPUID; the caller frees the result. NULL on error. */
+struct kvm_cpuid2 *x86_cpu_supported_cpuid(int kvm_fd);
+
+/* The CPUID table a vCPU gets: the supported one with its APIC ID filled
+ * in and the hypervisor bit set. Pure; tests call it directly. */
+void x86_cpu_patch_cpuid(struct kvm_cpuid2 *cpuid, unsigned apic_id);
+
+/* The flat 32-bit GDT the PVH entry state refers to. */
+int x86_cpu_write_boot_gdt(const struct guest_mem *mem);
+
+/* Sets up one vCPU. The boot CPU starts at entry with %ebx = start_info;
+ * the others wait in KVM for the guest's INIT/SIPI. Returns 0 or -errno. */
+int x86_cpu_init(int vcpu_fd, unsigned id, const struct kvm_cpuid2 *supported, uint32_t entry,
+		 uint32_t start_info);
+
+/* Prints the registers of a vCPU that crashed. */
+void x86_cpu_dump(int vcpu_fd, unsigned id);
+
+#endif
