@@ -1,0 +1,20 @@
+# Integration tests: each runs a script on real KVM through tools/kvm-host
+# (directly where /dev/kvm exists, inside a test host otherwise).
+set(SKIFF_KVM_HOST ${CMAKE_SOURCE_DIR}/tools/kvm-host)
+set(SKIFF_IT_DIR ${CMAKE_SOURCE_DIR}/tests/integration)
+set(SKIFF_IT_ENV "SKIFF=${CMAKE_BINARY_DIR}/skiff;GUEST_ELF=${SKIFF_GUEST_ELF}")
+
+# skiff_integration_test(NAME SCRIPT [KVM_HOST_ARGS...])
+function(skiff_integration_test name script)
+  add_test(NAME ${name}
+    COMMAND ${SKIFF_KVM_HOST} ${ARGN} --timeout 840 -- ${SKIFF_IT_DIR}/${script}
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(${name} PROPERTIES LABELS integration TIMEOUT 900
+    ENVIRONMENT "${SKIFF_IT_ENV}")
+endfunction()
+
+skiff_integration_test(boot_tdp test_boot.sh --mmu tdp)
+skiff_integration_test(boot_shadow test_boot.sh --mmu shadow)
+skiff_integration_test(lifecycle test_lifecycle.sh --mmu tdp)
+skiff_integration_test(bad_input test_bad_input.sh --mmu tdp)
+skiff_integration_test(qemu_boot test_qemu_boot.sh --mmu tdp)

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Bad arguments and bad kernels: a clear message naming the problem and
+# exit status 2, before any guest starts; no KVM: a message pointing to
+# tools/kvm-host.
+. "$(dirname "$0")/lib.sh"
+
+# expect_usage_error NAME PATTERN ARGS...: status 2 and stderr matching.
+expect_usage_error() {
+	local name=$1 pattern=$2
+	shift 2
+	run_skiff "$name" '' "$@"
+	expect_status "$name" 2
+	expect_line "$name: message" "$err" "$pattern"
+	check "$name: no guest output" test ! -s "$out"
+}
+
+k=$TEST_TMP/kernels
+mkdir -p "$k"
+head -c 100 "$GUEST_ELF" >"$k/truncated.elf"
+head -c 4096 /dev/urandom >"$k/random.bin"
+: >"$k/empty.elf"
+# The bundled guest with its machine field (offset 18) patched to AArch64.
+cp "$GUEST_ELF" "$k/arm.elf"
+printf '\xb7\x00' | dd of="$k/arm.elf" bs=1 seek=18 conv=notrunc status=none
+# An ordinary x86-64 program: ELF, but not a PVH kernel.
+cp "$(command -v true)" "$k/nopvh.elf"
+
+expect_usage_error missing_kernel "kernel '$k/none': No such file or directory" \
+	run --kernel "$k/none"
+expect_usage_error directory_kernel "kernel '$k': not a regular file" run --kernel "$k"
+expect_usage_error empty_kernel "kernel '$k/empty.elf': the file is empty" \
+	run --kernel "$k/empty.elf"
+expect_usage_error truncated_kernel "kernel '$k/truncated.elf': truncated" \
+	run --kernel "$k/truncated.elf"
+expect_usage_error random_kernel "not an ELF file" run --kernel "$k/random.bin"
+expect_usage_error arm_kernel "ELF machine 183 \(AArch64\)" run --kernel "$k/arm.elf"
+expect_usage_error nopvh_kernel "no PVH entry point" run --kernel "$k/nopvh.elf"
+
+expect_usage_error mem_zero "--mem: 0 bytes is too small" run --mem 0
+expect_usage_error mem_garbage "--mem: 'lots' is not a size" run --mem lots
+expect_usage_error mem_suffix "--mem: '12Q' is not a size" run --mem 12Q
+expect_usage_error mem_too_big "more than this host's" run --mem 64T
+expect_usage_error mem_overflow "is not a size" run --mem 99999999999999999999G
+expect_usage_error cpus_zero "--cpus: '0' is not a CPU count" run --cpus 0
+expect_usage_error cpus_many "--cpus: '999' is not a CPU count" run --cpus 999
+expect_usage_error console_bad "--console: 'serial' is not one of" run --console serial
+expect_usage_error console_dir "--console: cannot open" run --console "file:$k/no/such/dir/log"
+expect_usage_error unknown_flag "unknown option '--frobnicate'" run --frobnicate
+expect_usage_error missing_value "--mem needs a value" run --mem
+expect_usage_error stray_arg "unexpected argument 'vmlinux'" run vmlinux
+expect_usage_error unknown_cmd "unknown command 'fly'" fly
+expect_usage_error long_cmdline "--cmdline: 5000 bytes is longer" \
+	run --cmdline "$(head -c 5000 /dev/zero | tr '\0' x)"
+
+run_skiff version '' --version
+expect_status "--version" 0
+expect_line "--version prints the version" "$out" '^skiff [0-9]+\.[0-9]+'
+run_skiff help '' run --help
+expect_status "run --help" 0
+expect_line "run --help lists --kernel" "$out" '--kernel FILE'
+
+# Without /dev/kvm: hide it in a private mount namespace.
+status=0
+unshare -m sh -c 'mount -t tmpfs none /dev && exec "$0" run' "$SKIFF" \
+	>"$TEST_TMP/nokvm.out" 2>"$TEST_TMP/nokvm.err" </dev/null || status=$?
+out=$TEST_TMP/nokvm.out err=$TEST_TMP/nokvm.err
+expect_status "no /dev/kvm" 1
+expect_line "no /dev/kvm: message names it" "$err" 'cannot open /dev/kvm'
+expect_line "no /dev/kvm: points to tools/kvm-host" "$err" 'tools/kvm-host'
+
+finish
