@@ -27,7 +27,7 @@ struct bus_range {
 };
 
 struct bus {
-	const char *name; /* "pio" or "mmio", for messages */
+	const char *name;	  /* "pio" or "mmio", for messages */
 	struct bus_range *ranges; /* sorted by base, never overlapping */
 	size_t nr_ranges;
 	size_t cap;

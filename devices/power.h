@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 enum power_event {
-	POWER_OFF,  /* detail: the value the guest wrote (0 = clean) */
+	POWER_OFF, /* detail: the value the guest wrote (0 = clean) */
 	POWER_RESET,
 };
 

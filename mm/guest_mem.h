@@ -34,7 +34,8 @@ struct guest_mem {
 };
 
 /* Splits ram_size bytes of RAM around the MMIO hole. Pure: no allocation. */
-unsigned guest_mem_layout(uint64_t ram_size, struct guest_mem_region regions[GUEST_MEM_MAX_REGIONS]);
+unsigned guest_mem_layout(uint64_t ram_size,
+			  struct guest_mem_region regions[GUEST_MEM_MAX_REGIONS]);
 
 /* Creates the memfd and maps it. Returns 0 or a negative errno. */
 int guest_mem_init(struct guest_mem *mem, uint64_t ram_size);

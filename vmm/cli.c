@@ -42,8 +42,8 @@ static int cli_apply_cpus(struct skiff_config *cfg, const char *value, char *err
 
 	errno = 0;
 	unsigned long cpus = strtoul(value, &end, 10);
-	if (errno || end == value || *end || value[0] == '-' || value[0] == '+' ||
-	    cpus < 1 || cpus > CONFIG_MAX_CPUS) {
+	if (errno || end == value || *end || value[0] == '-' || value[0] == '+' || cpus < 1 ||
+	    cpus > CONFIG_MAX_CPUS) {
 		snprintf(err, n, "--cpus: '%s' is not a CPU count from 1 to %d", value,
 			 CONFIG_MAX_CPUS);
 		return -1;
@@ -84,7 +84,8 @@ static const struct cli_option run_options[] = {
 static const struct cli_option *cli_find(const char *name, size_t len)
 {
 	for (size_t i = 0; i < CLI_NR_OPTIONS; i++)
-		if (strlen(run_options[i].name) == len && strncmp(run_options[i].name, name, len) == 0)
+		if (strlen(run_options[i].name) == len &&
+		    strncmp(run_options[i].name, name, len) == 0)
 			return &run_options[i];
 	return NULL;
 }
@@ -138,8 +139,7 @@ static int cli_take_option(int argc, char **argv, int i, const struct cli_option
 	return 0;
 }
 
-enum cli_result cli_parse_run(int argc, char **argv, struct skiff_config *cfg, char *err,
-			      size_t n)
+enum cli_result cli_parse_run(int argc, char **argv, struct skiff_config *cfg, char *err, size_t n)
 {
 	config_defaults(cfg);
 	for (int i = 0; i < argc;) {
@@ -150,7 +150,8 @@ enum cli_result cli_parse_run(int argc, char **argv, struct skiff_config *cfg, c
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return CLI_HELP;
 		if (strncmp(argv[i], "--", 2) != 0) {
-			snprintf(err, n, "unexpected argument '%s' (see skiff run --help)", argv[i]);
+			snprintf(err, n, "unexpected argument '%s' (see skiff run --help)",
+				 argv[i]);
 			return CLI_ERROR;
 		}
 		if (cli_take_option(argc, argv, i, &opt, &value, &consumed, err, n) ||

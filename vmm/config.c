@@ -79,7 +79,8 @@ static int config_fail(char *err, size_t err_size, const char *fmt, ...)
 int config_validate(const struct skiff_config *cfg, uint64_t host_ram, char *err, size_t err_size)
 {
 	if (cfg->mem_size < GUEST_MEM_MIN_SIZE)
-		return config_fail(err, err_size, "--mem: %llu bytes is too small; the minimum is %llu MiB",
+		return config_fail(err, err_size,
+				   "--mem: %llu bytes is too small; the minimum is %llu MiB",
 				   (unsigned long long)cfg->mem_size, GUEST_MEM_MIN_SIZE >> 20);
 	if (cfg->mem_size % GUEST_PAGE_SIZE)
 		return config_fail(err, err_size,
@@ -94,7 +95,8 @@ int config_validate(const struct skiff_config *cfg, uint64_t host_ram, char *err
 		return config_fail(err, err_size, "--cpus: %u is out of range (1-%d)", cfg->cpus,
 				   CONFIG_MAX_CPUS);
 	if (strlen(cfg->cmdline) >= BOOT_CMDLINE_MAX)
-		return config_fail(err, err_size, "--cmdline: %zu bytes is longer than the %d-byte limit",
+		return config_fail(err, err_size,
+				   "--cmdline: %zu bytes is longer than the %d-byte limit",
 				   strlen(cfg->cmdline), BOOT_CMDLINE_MAX - 1);
 	return 0;
 }

@@ -45,10 +45,11 @@ int console_open(struct console *con, const struct skiff_config *cfg, char *err,
 		con->out_fd = STDOUT_FILENO;
 		console_enter_raw(con);
 	} else if (cfg->console == CONSOLE_FILE) {
-		con->out_fd = open(cfg->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		con->out_fd =
+			open(cfg->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (con->out_fd < 0) {
-			snprintf(err, err_size, "--console: cannot open '%s': %s", cfg->console_path,
-				 strerror(errno));
+			snprintf(err, err_size, "--console: cannot open '%s': %s",
+				 cfg->console_path, strerror(errno));
 			return -1;
 		}
 		con->close_out = true;

@@ -49,10 +49,10 @@ int kernel_image_read(struct kernel_image *img, const char *path, char *err, siz
 			close(fd);
 		return -1;
 	}
-	const char *problem = !S_ISREG(st.st_mode)		      ? "not a regular file"
-			      : st.st_size == 0			      ? "the file is empty"
+	const char *problem = !S_ISREG(st.st_mode)			    ? "not a regular file"
+			      : st.st_size == 0				    ? "the file is empty"
 			      : (uint64_t)st.st_size > KERNEL_MAX_FILE_SIZE ? "larger than 512 MiB"
-									      : NULL;
+									    : NULL;
 	if (problem) {
 		snprintf(err, err_size, "kernel '%s': %s", path, problem);
 		close(fd);

@@ -106,28 +106,35 @@ static uint8_t *mp_put_entries(uint8_t *at, unsigned ncpus)
 	uint8_t ioapic_id = (uint8_t)ncpus;
 
 	for (unsigned cpu = 0; cpu < ncpus; cpu++) {
-		struct mp_processor p = {
-			.type = 0, .apic_id = (uint8_t)cpu, .apic_version = MP_LAPIC_VERSION,
-			.flags = MP_CPU_ENABLED | (cpu == 0 ? MP_CPU_BOOT : 0),
-			.signature = MP_CPU_SIGNATURE, .features = MP_CPU_FEATURES};
+		struct mp_processor p = {.type = 0,
+					 .apic_id = (uint8_t)cpu,
+					 .apic_version = MP_LAPIC_VERSION,
+					 .flags = MP_CPU_ENABLED | (cpu == 0 ? MP_CPU_BOOT : 0),
+					 .signature = MP_CPU_SIGNATURE,
+					 .features = MP_CPU_FEATURES};
 		at = mp_put(at, &p, sizeof(p));
 	}
 	struct mp_bus isa = {.type = 1, .bus_id = 0, .bus_type = {'I', 'S', 'A', ' ', ' ', ' '}};
 	at = mp_put(at, &isa, sizeof(isa));
-	struct mp_ioapic ioapic = {.type = 2, .apic_id = ioapic_id,
-				   .apic_version = MP_IOAPIC_VERSION, .flags = 1,
+	struct mp_ioapic ioapic = {.type = 2,
+				   .apic_id = ioapic_id,
+				   .apic_version = MP_IOAPIC_VERSION,
+				   .flags = 1,
 				   .addr = BOOT_IOAPIC_ADDR};
 	at = mp_put(at, &ioapic, sizeof(ioapic));
 	/* KVM's default routing wires ISA IRQ n to IOAPIC pin n. */
 	for (uint8_t irq = 0; irq < MPTABLE_ISA_IRQS; irq++) {
-		struct mp_interrupt i = {.type = 3, .irq_type = MP_IRQ_INT, .src_irq = irq,
-					 .dst_apic = ioapic_id, .dst_pin = irq};
+		struct mp_interrupt i = {.type = 3,
+					 .irq_type = MP_IRQ_INT,
+					 .src_irq = irq,
+					 .dst_apic = ioapic_id,
+					 .dst_pin = irq};
 		at = mp_put(at, &i, sizeof(i));
 	}
-	struct mp_interrupt lint0 = {.type = 4, .irq_type = MP_IRQ_EXTINT, .dst_apic = MP_APIC_ALL,
-				     .dst_pin = 0};
-	struct mp_interrupt lint1 = {.type = 4, .irq_type = MP_IRQ_NMI, .dst_apic = MP_APIC_ALL,
-				     .dst_pin = 1};
+	struct mp_interrupt lint0 = {
+		.type = 4, .irq_type = MP_IRQ_EXTINT, .dst_apic = MP_APIC_ALL, .dst_pin = 0};
+	struct mp_interrupt lint1 = {
+		.type = 4, .irq_type = MP_IRQ_NMI, .dst_apic = MP_APIC_ALL, .dst_pin = 1};
 	at = mp_put(at, &lint0, sizeof(lint0));
 	return mp_put(at, &lint1, sizeof(lint1));
 }

@@ -108,8 +108,9 @@ static int pvh_parse_header(struct pvh_elf *elf, char *err, size_t err_size)
 	if (phentsize != phdr_size)
 		return pvh_fail(err, err_size, "bad ELF program header size %u", phentsize);
 	if (!pvh_range_in_file(elf, elf->phoff, (uint64_t)elf->phnum * phdr_size))
-		return pvh_fail(err, err_size,
-				"truncated: the program header table extends past the end of the file");
+		return pvh_fail(
+			err, err_size,
+			"truncated: the program header table extends past the end of the file");
 	return 0;
 }
 
@@ -147,16 +148,17 @@ static int pvh_add_segment(struct pvh_kernel *kernel, const struct pvh_phdr *ph,
 	uint64_t end;
 
 	if (ph->filesz > ph->memsz)
-		return pvh_fail(err, err_size, "segment %u: file size 0x%llx exceeds memory size 0x%llx",
-				index, (unsigned long long)ph->filesz,
-				(unsigned long long)ph->memsz);
+		return pvh_fail(err, err_size,
+				"segment %u: file size 0x%llx exceeds memory size 0x%llx", index,
+				(unsigned long long)ph->filesz, (unsigned long long)ph->memsz);
 	if (__builtin_add_overflow(ph->paddr, ph->memsz, &end))
 		return pvh_fail(err, err_size, "segment %u: address range wraps around", index);
 	if (kernel->nr_segments == PVH_MAX_SEGMENTS)
 		return pvh_fail(err, err_size, "more than %d loadable segments", PVH_MAX_SEGMENTS);
-	kernel->segments[kernel->nr_segments++] = (struct pvh_segment){
-		.paddr = ph->paddr, .file_offset = ph->offset, .file_size = ph->filesz,
-		.mem_size = ph->memsz};
+	kernel->segments[kernel->nr_segments++] = (struct pvh_segment){.paddr = ph->paddr,
+								       .file_offset = ph->offset,
+								       .file_size = ph->filesz,
+								       .mem_size = ph->memsz};
 	return 0;
 }
 
@@ -186,7 +188,8 @@ int pvh_parse(const uint8_t *image, size_t image_size, struct pvh_kernel *kernel
 			continue;
 		if (!pvh_range_in_file(&elf, ph.offset, ph.filesz))
 			return pvh_fail(err, err_size,
-					"truncated: segment %u extends past the end of the file", i);
+					"truncated: segment %u extends past the end of the file",
+					i);
 		if (ph.type == PT_NOTE) {
 			have_entry |= pvh_find_entry_note(&elf, &ph, &kernel->entry);
 		} else if (ph.memsz && pvh_add_segment(kernel, &ph, i, err, err_size)) {
@@ -200,7 +203,8 @@ int pvh_parse(const uint8_t *image, size_t image_size, struct pvh_kernel *kernel
 	if (kernel->nr_segments == 0)
 		return pvh_fail(err, err_size, "no loadable segments");
 	if (!pvh_entry_is_loaded(kernel))
-		return pvh_fail(err, err_size, "PVH entry point 0x%x is not inside a loaded segment",
+		return pvh_fail(err, err_size,
+				"PVH entry point 0x%x is not inside a loaded segment",
 				kernel->entry);
 	return 0;
 }

@@ -41,9 +41,12 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t n)
 		int cap;
 		const char *name;
 	} required[] = {
-		{KVM_CAP_IRQCHIP, "IRQCHIP"},	    {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
-		{KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"}, {KVM_CAP_PIT2, "PIT2"},
-		{KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR"},   {KVM_CAP_EXT_CPUID, "EXT_CPUID"},
+		{KVM_CAP_IRQCHIP, "IRQCHIP"},
+		{KVM_CAP_USER_MEMORY, "USER_MEMORY"},
+		{KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
+		{KVM_CAP_PIT2, "PIT2"},
+		{KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR"},
+		{KVM_CAP_EXT_CPUID, "EXT_CPUID"},
 	};
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -63,8 +66,8 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t n)
 				       required[i].name);
 	int max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max_vcpus > 0 && vm->cfg->cpus > (unsigned)max_vcpus)
-		return vm_fail(err, n, SKIFF_EXIT_USAGE, "--cpus: this host's KVM allows at most %d",
-			       max_vcpus);
+		return vm_fail(err, n, SKIFF_EXIT_USAGE,
+			       "--cpus: this host's KVM allows at most %d", max_vcpus);
 	return 0;
 }
 
@@ -86,7 +89,8 @@ static int vm_create_platform(struct vm *vm, char *err, size_t n)
 		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "KVM_CREATE_IRQCHIP: %s",
 			       strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "KVM_CREATE_PIT2: %s", strerror(errno));
+		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "KVM_CREATE_PIT2: %s",
+			       strerror(errno));
 	return 0;
 }
 
@@ -95,13 +99,16 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t n)
 	int rc = guest_mem_init(&vm->mem, vm->cfg->mem_size);
 
 	if (rc)
-		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "cannot allocate %llu MiB of guest RAM: %s",
+		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR,
+			       "cannot allocate %llu MiB of guest RAM: %s",
 			       (unsigned long long)(vm->cfg->mem_size >> 20), strerror(-rc));
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_mem_region *r = &vm->mem.regions[i];
-		struct kvm_userspace_memory_region slot = {
-			.slot = i, .guest_phys_addr = r->gpa, .memory_size = r->size,
-			.userspace_addr = (uint64_t)(uintptr_t)r->hva};
+		struct kvm_userspace_memory_region slot = {.slot = i,
+							   .guest_phys_addr = r->gpa,
+							   .memory_size = r->size,
+							   .userspace_addr =
+								   (uint64_t)(uintptr_t)r->hva};
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
 			return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "KVM memory slot %u: %s", i,
 				       strerror(errno));
@@ -167,7 +174,8 @@ static int vm_add_devices(struct vm *vm, char *err, size_t n)
 		rc = bus_register(&vm->pio, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, &debug_exit_ops,
 				  &vm->debug_exit);
 	if (!rc)
-		rc = bus_register(&vm->pio, I8042_PORT_BASE, I8042_PORT_LEN, &i8042_ops, &vm->i8042);
+		rc = bus_register(&vm->pio, I8042_PORT_BASE, I8042_PORT_LEN, &i8042_ops,
+				  &vm->i8042);
 	if (rc)
 		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "registering devices: %s",
 			       strerror(-rc));
@@ -284,7 +292,8 @@ static int vm_report_stop(struct vm *vm)
 		fprintf(stderr, "skiff: guest reported failure code %u through port 0x%x\n", detail,
 			DEBUG_EXIT_PORT);
 	else if (reason == VM_STOP_SIGNAL)
-		fprintf(stderr, "skiff: stopped by signal %u (%s)\n", detail, strsignal((int)detail));
+		fprintf(stderr, "skiff: stopped by signal %u (%s)\n", detail,
+			strsignal((int)detail));
 	else if (reason != VM_STOP_POWEROFF && reason != VM_STOP_USER_QUIT)
 		fprintf(stderr, "skiff: %s\n", vm_stop_describe(reason));
 	return status;

@@ -30,8 +30,8 @@
 
 struct kvm_cpuid2 *x86_cpu_supported_cpuid(int kvm_fd)
 {
-	size_t size = sizeof(struct kvm_cpuid2) +
-		      CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	size_t size =
+		sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *cpuid = calloc(1, size);
 
 	if (!cpuid)
@@ -91,8 +91,16 @@ int x86_cpu_write_boot_gdt(const struct guest_mem *mem)
 static struct kvm_segment x86_segment(uint16_t selector, uint8_t type, uint8_t s, uint32_t limit,
 				      uint8_t db, uint8_t g)
 {
-	return (struct kvm_segment){.base = 0, .limit = limit, .selector = selector, .type = type,
-				    .present = 1, .dpl = 0, .db = db, .s = s, .l = 0, .g = g};
+	return (struct kvm_segment){.base = 0,
+				    .limit = limit,
+				    .selector = selector,
+				    .type = type,
+				    .present = 1,
+				    .dpl = 0,
+				    .db = db,
+				    .s = s,
+				    .l = 0,
+				    .g = g};
 }
 
 /* The PVH entry state: 32-bit protected mode, paging off, flat segments. */

@@ -115,7 +115,8 @@ static void lookup_finds_right_device_among_many(void **state)
 	bus_init(&bus, "mmio");
 	/* Registered out of order; lookup must still hit each one. */
 	for (int i = 63; i >= 0; i--)
-		assert_int_equal(bus_register(&bus, 0x10000 + i * 0x100, 0x80, &probe_ops, &p[i]), 0);
+		assert_int_equal(bus_register(&bus, 0x10000 + i * 0x100, 0x80, &probe_ops, &p[i]),
+				 0);
 	for (int i = 0; i < 64; i++) {
 		const struct bus_range *r = bus_find(&bus, 0x10000 + i * 0x100 + 0x7f, 1);
 		assert_non_null(r);
