@@ -1,0 +1,13 @@
+#include "shell/commands.h"
+
+const struct shell_command shell_commands[] = {
+	{"help", "", "list the commands", cmd_help},
+	{"info", "", "CPUs, memory, memory map, MMU and command line", cmd_info},
+	{"echo", "ARGS...", "print the arguments", cmd_echo},
+	{"uptime", "", "time since boot", cmd_uptime},
+	{"poweroff", "", "power off through the isa-debug-exit port", cmd_poweroff},
+	{"reboot", "", "reset through the i8042, else triple-fault", cmd_reboot},
+	{"triple-fault", "", "crash the guest on purpose (empty IDT + exception)", cmd_triple_fault},
+};
+
+const unsigned shell_command_count = sizeof(shell_commands) / sizeof(shell_commands[0]);

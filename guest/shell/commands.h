@@ -1,0 +1,28 @@
+/* The shell's commands. Adding one: write a function with the
+ * shell_command_fn signature (in its own cmd_*.c file, or next to related
+ * ones), declare it below, and add a row to the table in command_table.c. */
+#ifndef GUEST_SHELL_COMMANDS_H
+#define GUEST_SHELL_COMMANDS_H
+
+/* argv[0] is the command name; argv[argc] is NULL. */
+typedef void (*shell_command_fn)(int argc, char **argv);
+
+struct shell_command {
+	const char *name;
+	const char *args; /* shown by help, e.g. "ARGS..."; "" if none */
+	const char *summary;
+	shell_command_fn run;
+};
+
+extern const struct shell_command shell_commands[];
+extern const unsigned shell_command_count;
+
+void cmd_help(int argc, char **argv);
+void cmd_info(int argc, char **argv);
+void cmd_echo(int argc, char **argv);
+void cmd_uptime(int argc, char **argv);
+void cmd_poweroff(int argc, char **argv);
+void cmd_reboot(int argc, char **argv);
+void cmd_triple_fault(int argc, char **argv);
+
+#endif
