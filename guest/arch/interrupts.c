@@ -28,6 +28,8 @@ extern const char isr_stubs[];
 
 static struct idt_gate idt[NR_VECTORS] __attribute__((aligned(16)));
 static interrupt_handler handlers[NR_VECTORS];
+static const char *handler_names[NR_VECTORS];
+static uint64_t counts[NR_VECTORS];
 
 static const char *const exception_names[NR_EXCEPTIONS] = {
 	"#DE divide error",
@@ -89,9 +91,20 @@ void idt_init(void)
 	idt_load();
 }
 
-void interrupt_register(uint8_t vector, interrupt_handler handler)
+void interrupt_register(uint8_t vector, interrupt_handler handler, const char *name)
 {
+	handler_names[vector] = name;
 	handlers[vector] = handler;
+}
+
+uint64_t interrupt_count(uint8_t vector)
+{
+	return __atomic_load_n(&counts[vector], __ATOMIC_RELAXED);
+}
+
+const char *interrupt_name(uint8_t vector)
+{
+	return handler_names[vector];
 }
 
 /* Reports the exception and stops this CPU: the guest has no way to
@@ -126,6 +139,7 @@ void interrupt_dispatch(struct interrupt_frame *frame)
 
 	if (vector < NR_EXCEPTIONS)
 		exception_halt(frame);
+	__atomic_fetch_add(&counts[vector], 1, __ATOMIC_RELAXED);
 	/* The 8259s are masked and their LINT0 input is off, so these can only
 	 * be spurious; they are not LAPIC interrupts and take no EOI. The
 	 * LAPIC's own spurious vector takes no EOI either. */

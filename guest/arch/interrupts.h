@@ -19,9 +19,13 @@ typedef void (*interrupt_handler)(struct interrupt_frame *frame);
 void idt_init(void);
 /* Loads the already-filled IDT on an AP. */
 void idt_load(void);
-/* Installs the handler for an external or IPI vector (32-255). The
- * dispatcher sends the LAPIC EOI after it returns. */
-void interrupt_register(uint8_t vector, interrupt_handler handler);
+/* Installs the handler for an external or IPI vector (32-255); name is for
+ * the irqs command. The dispatcher sends the LAPIC EOI after it returns. */
+void interrupt_register(uint8_t vector, interrupt_handler handler, const char *name);
+/* How often vector was taken (on all CPUs), and its handler's name (NULL
+ * if it has no handler). */
+uint64_t interrupt_count(uint8_t vector);
+const char *interrupt_name(uint8_t vector);
 /* Loads an empty IDT and raises an exception: the CPU cannot deliver it,
  * nor the double fault that follows, and shuts down (a triple fault). */
 __attribute__((noreturn)) void trigger_triple_fault(void);

@@ -88,7 +88,7 @@ void lapic_init_bsp(uint32_t base)
 	lapic_base = base ? base : LAPIC_DEFAULT_BASE;
 	paging_map_uncached(lapic_base);
 	lapic_force_xapic_mode((uint32_t)lapic_base);
-	interrupt_register(VECTOR_LAPIC_ERROR, lapic_error_interrupt);
+	interrupt_register(VECTOR_LAPIC_ERROR, lapic_error_interrupt, "lapic error");
 	lapic_enable_local();
 }
 

@@ -28,14 +28,18 @@ static void capture_cmdline(uint64_t paddr)
 	strlcpy(bootinfo.cmdline, src, sizeof(bootinfo.cmdline));
 }
 
+/* Empty entries are dropped: some loaders (qboot on QEMU's microvm) count
+ * a zeroed slot at the end of the map. */
 static void capture_memmap(uint64_t paddr, uint32_t entries)
 {
+	const struct memmap_entry *src = phys_to_virt(paddr);
+
 	if (!paddr)
 		return;
-	if (entries > BOOTINFO_MEMMAP_MAX)
-		entries = BOOTINFO_MEMMAP_MAX;
-	memcpy(bootinfo.memmap, phys_to_virt(paddr), entries * sizeof(struct memmap_entry));
-	bootinfo.nr_memmap = entries;
+	for (uint32_t i = 0; i < entries && bootinfo.nr_memmap < BOOTINFO_MEMMAP_MAX; i++) {
+		if (src[i].size)
+			bootinfo.memmap[bootinfo.nr_memmap++] = src[i];
+	}
 }
 
 void bootinfo_capture(uint32_t start_info_paddr)

@@ -136,7 +136,7 @@ static void clock_tick_interrupt(struct interrupt_frame *frame)
 
 void clock_start_tick(void)
 {
-	interrupt_register(VECTOR_LAPIC_TIMER, clock_tick_interrupt);
+	interrupt_register(VECTOR_LAPIC_TIMER, clock_tick_interrupt, "lapic timer");
 	lapic_timer_start_periodic((uint32_t)(lapic_hz / CLOCK_TICK_HZ), VECTOR_LAPIC_TIMER);
 }
 

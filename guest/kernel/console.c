@@ -19,7 +19,6 @@
 
 static struct spinlock output_lock;
 static struct ring input;
-static volatile unsigned long rx_interrupts;
 
 void console_init(void)
 {
@@ -97,7 +96,6 @@ static void console_drain_uart(void)
 static void console_uart_interrupt(struct interrupt_frame *frame)
 {
 	(void)frame;
-	rx_interrupts++;
 	console_drain_uart();
 }
 
@@ -108,16 +106,11 @@ void console_enable_input_interrupt(void)
 
 	if (!uart_present())
 		return;
-	interrupt_register(vector, console_uart_interrupt);
+	interrupt_register(vector, console_uart_interrupt, "uart (ISA IRQ 4)");
 	/* The IOAPIC entry first: the UART may already hold input, and its
 	 * line rising once IER is set is the edge that must not be missed. */
 	ioapic_route(route->gsi, vector, lapic_id(), route->flags);
 	uart_enable_rx_interrupt();
-}
-
-bool console_input_via_interrupt(void)
-{
-	return rx_interrupts != 0;
 }
 
 uint8_t console_getc(void)

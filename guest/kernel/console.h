@@ -22,6 +22,5 @@ void console_emergency_printf(const char *fmt, ...) __attribute__((format(printf
 
 /* Waits (halting between interrupts) for the next received byte. BSP only. */
 uint8_t console_getc(void);
-bool console_input_via_interrupt(void);
 
 #endif

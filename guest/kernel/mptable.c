@@ -91,14 +91,20 @@ static unsigned mp_entry_size(uint8_t type)
 	return type == MP_PROCESSOR ? MP_PROCESSOR_SIZE : MP_OTHER_SIZE;
 }
 
-/* The ISA bus's ID, from the bus entries ("ISA   "). */
-static unsigned mp_find_isa_bus(const uint8_t *p, const uint8_t *end, unsigned count)
+/* Entries are walked by the table's length, not its entry count, which
+ * some firmware (qboot) leaves at 0. An entry type the specification does
+ * not define ends the walk: its size is unknown. */
+static bool mp_entry_ok(const uint8_t *e, const uint8_t *end)
 {
-	for (unsigned i = 0; i < count && p[0] <= MP_LOCAL_INTERRUPT && p + mp_entry_size(p[0]) <= end;
-	     i++) {
+	return e < end && e[0] <= MP_LOCAL_INTERRUPT && e + mp_entry_size(e[0]) <= end;
+}
+
+/* The ISA bus's ID, from the bus entries ("ISA   "). */
+static unsigned mp_find_isa_bus(const uint8_t *p, const uint8_t *end)
+{
+	for (; mp_entry_ok(p, end); p += mp_entry_size(p[0])) {
 		if (p[0] == MP_BUS && memcmp(p + 2, "ISA", 3) == 0)
 			return p[1];
-		p += mp_entry_size(p[0]);
 	}
 	return MP_NO_BUS;
 }
@@ -153,21 +159,15 @@ bool mptable_discover(void)
 	platform.lapic_base = ct->lapic_address;
 	const uint8_t *p = (const uint8_t *)(ct + 1);
 	const uint8_t *end = (const uint8_t *)ct + ct->base_length;
-	unsigned isa_bus = mp_find_isa_bus(p, end, ct->entry_count);
+	unsigned isa_bus = mp_find_isa_bus(p, end);
 	uint32_t next_gsi_base = 0;
 
-	/* Two passes: interrupt entries name IOAPICs that may come later.
-	 * An entry type the specification does not define ends the walk: its
-	 * size is unknown. */
+	/* Two passes: interrupt entries name IOAPICs that may come later. */
 	for (int pass = 0; pass < 2; pass++) {
-		const uint8_t *e = p;
-		for (unsigned i = 0; i < ct->entry_count && e[0] <= MP_LOCAL_INTERRUPT &&
-				     e + mp_entry_size(e[0]) <= end;
-		     i++) {
+		for (const uint8_t *e = p; mp_entry_ok(e, end); e += mp_entry_size(e[0])) {
 			bool devices = e[0] == MP_PROCESSOR || e[0] == MP_IOAPIC;
 			if (devices == (pass == 0))
 				mp_parse_entry(e, isa_bus, &next_gsi_base);
-			e += mp_entry_size(e[0]);
 		}
 	}
 	return platform.nr_cpus > 0;

@@ -1,4 +1,6 @@
-/* help, echo, uptime. */
+/* help, echo, uptime, irqs. */
+#include "arch/interrupts.h"
+#include "arch/layout.h"
 #include "kernel/clock.h"
 #include "kernel/console.h"
 #include "lib/string.h"
@@ -33,4 +35,19 @@ void cmd_uptime(int argc, char **argv)
 	uint64_t ms = clock_ns() / 1000000;
 	kprintf("up %llu.%03llu s\n", (unsigned long long)(ms / 1000),
 		(unsigned long long)(ms % 1000));
+}
+
+void cmd_irqs(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	for (unsigned v = 0; v < NR_VECTORS; v++) {
+		uint64_t n = interrupt_count((uint8_t)v);
+		const char *name = interrupt_name((uint8_t)v);
+		if (!n && !name)
+			continue;
+		if (!name)
+			name = v == VECTOR_SPURIOUS ? "spurious" : "(no handler)";
+		kprintf("  0x%02x %10llu  %s\n", v, (unsigned long long)n, name);
+	}
 }

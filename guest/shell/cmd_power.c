@@ -1,6 +1,7 @@
-/* poweroff, reboot, triple-fault: the ways out of the guest. */
+/* poweroff, reboot, triple-fault, fault: the ways out of the guest. */
 #include "arch/cpu.h"
 #include "arch/interrupts.h"
+#include "arch/paging.h"
 #include "drivers/power.h"
 #include "kernel/clock.h"
 #include "kernel/console.h"
@@ -37,4 +38,16 @@ void cmd_triple_fault(int argc, char **argv)
 	(void)argv;
 	kprintf("skiff-guest: triple-faulting on purpose\n");
 	trigger_triple_fault();
+}
+
+void cmd_fault(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	/* Nothing is mapped above the identity-mapped 4 GiB. */
+	volatile uint64_t *unmapped = phys_to_virt(PAGING_IDENTITY_LIMIT + 0x1234);
+
+	kprintf("skiff-guest: reading unmapped address %p\n", (void *)unmapped);
+	(void)*unmapped;
+	kprintf("skiff-guest: the read did not fault\n");
 }

@@ -5,9 +5,11 @@ const struct shell_command shell_commands[] = {
 	{"info", "", "CPUs, memory, memory map, MMU and command line", cmd_info},
 	{"echo", "ARGS...", "print the arguments", cmd_echo},
 	{"uptime", "", "time since boot", cmd_uptime},
+	{"irqs", "", "interrupt counts by vector", cmd_irqs},
 	{"poweroff", "", "power off through the isa-debug-exit port", cmd_poweroff},
 	{"reboot", "", "reset through the i8042, else triple-fault", cmd_reboot},
 	{"triple-fault", "", "crash the guest on purpose (empty IDT + exception)", cmd_triple_fault},
+	{"fault", "", "page-fault on purpose: the report, then this CPU halts", cmd_fault},
 };
 
 const unsigned shell_command_count = sizeof(shell_commands) / sizeof(shell_commands[0]);

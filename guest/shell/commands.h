@@ -21,8 +21,10 @@ void cmd_help(int argc, char **argv);
 void cmd_info(int argc, char **argv);
 void cmd_echo(int argc, char **argv);
 void cmd_uptime(int argc, char **argv);
+void cmd_irqs(int argc, char **argv);
 void cmd_poweroff(int argc, char **argv);
 void cmd_reboot(int argc, char **argv);
 void cmd_triple_fault(int argc, char **argv);
+void cmd_fault(int argc, char **argv);
 
 #endif
