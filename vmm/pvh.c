@@ -134,7 +134,14 @@ static int pvh_find_entry_note(const struct pvh_elf *elf, const struct pvh_phdr 
 			return 0;
 		if (hdr[2] == PVH_XEN_ELFNOTE_PHYS32_ENTRY && hdr[0] == 4 &&
 		    memcmp(elf->image + name_at, "Xen", 4) == 0 && (hdr[1] == 4 || hdr[1] == 8)) {
-			memcpy(entry, elf->image + desc_at, sizeof(*entry));
+			uint64_t value = 0;
+
+			/* An 8-byte value must still be a 32-bit address, not one
+			 * whose low half happens to land in the image. */
+			memcpy(&value, elf->image + desc_at, hdr[1]);
+			if (value > UINT32_MAX)
+				return 0;
+			*entry = (uint32_t)value;
 			return 1;
 		}
 		pos = next;
