@@ -1,5 +1,6 @@
 /* The 8254 programmable interval timer, used only as a reference clock to
- * calibrate the TSC and the LAPIC timer. */
+ * calibrate the TSC and the LAPIC timer: a channel is run as a one-shot
+ * (mode 0), whose output goes high when the count runs out. */
 #ifndef GUEST_DRIVERS_PIT_H
 #define GUEST_DRIVERS_PIT_H
 
@@ -8,19 +9,24 @@
 
 #define PIT_HZ 1193182
 
-/* Channel 2 one-shot (mode 0), observed through port 0x61: starts counting
- * down count ticks now. */
-void pit_ch2_start_oneshot(uint16_t count);
-/* OUT2 went high: the count has run out. Reading it high right after the
- * start means there is no usable port 0x61 (QEMU's microvm has none). */
-bool pit_ch2_expired(void);
-/* Gate off, speaker off. */
-void pit_ch2_stop(void);
+/* One way to run and watch a one-shot. prepare programs everything but the
+ * count's high byte; start writes it, which starts the count (pass the same
+ * count to both), so the caller can time exactly that write. expired says
+ * whether the output is high: reading it high right after start means the
+ * output cannot be seen. */
+struct pit_oneshot {
+	const char *name;
+	void (*prepare)(uint16_t count);
+	void (*start)(uint16_t count);
+	bool (*expired)(void);
+	void (*stop)(void);
+};
 
-/* Channel 0 as a free-running 16-bit down counter (its IRQ 0 stays masked
- * everywhere), read back with the latch command. The fallback when channel
- * 2's gate and output are not reachable. */
-void pit_ch0_start_free_running(void);
-uint16_t pit_ch0_read(void);
+/* Channel 2, gated and watched through port 0x61 (what PCs and KVM's
+ * in-kernel PIT provide). */
+extern const struct pit_oneshot pit_channel2;
+/* Channel 0, watched with the read-back status command: for machines
+ * without port 0x61 (QEMU's microvm). Its IRQ 0 stays masked. */
+extern const struct pit_oneshot pit_channel0;
 
 #endif

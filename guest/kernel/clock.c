@@ -8,104 +8,167 @@
 #include "arch/layout.h"
 #include "drivers/pit.h"
 
-/* 50 ms per measurement, repeated and the median kept: a vCPU descheduled
- * by a busy host (likely when nested under emulation) spoils one window,
- * not the result. */
+/* Calibration measures windows of about 50 ms of PIT time in TSC cycles
+ * and LAPIC timer counts. A vCPU can stall for a long time at any moment
+ * (a busy host, or one that is itself emulated), so every reading of the
+ * PIT or the LAPIC is bracketed by two TSC reads: the bracket's width is
+ * the reading's uncertainty. Windows with too much uncertainty are thrown
+ * away, and the median of the good ones is kept. */
 #define CALIBRATION_MS 50
 #define CALIBRATION_PIT_TICKS (PIT_HZ * CALIBRATION_MS / 1000)
-#define CALIBRATION_RUNS 3
+#define CALIBRATION_WANTED 3      /* good windows */
+#define CALIBRATION_MAX_TRIES 25
+#define CALIBRATION_MAX_ERROR_PPM 5000 /* 0.5% */
+#define CALIBRATION_MISSING_LIMIT 3
 /* Bounds on a window that never ends (no PIT at all): ~17 G TSC cycles,
- * many seconds on any CPU that can run this, or this many port reads. */
+ * many seconds on any CPU that can run this, or this many polls. */
 #define CALIBRATION_TSC_LIMIT (1ULL << 34)
 #define CALIBRATION_POLL_LIMIT 20000000L
 /* Used only when nothing could be measured. */
 #define FALLBACK_TSC_HZ 1000000000ULL
 #define FALLBACK_LAPIC_HZ 62500000ULL /* QEMU's and KVM's 1 GHz bus / 16 */
 
-struct window {
-	uint64_t tsc_cycles;
-	uint32_t lapic_counts;
+/* A TSC timestamp known to within +-error cycles. */
+struct stamp {
+	uint64_t tsc;
+	uint64_t error;
 };
+
+struct window {
+	uint64_t tsc_cycles; /* for CALIBRATION_PIT_TICKS */
+	uint64_t tsc_error;
+	uint32_t lapic_counts; /* over lapic_tsc_cycles */
+	uint64_t lapic_tsc_cycles;
+	uint64_t lapic_tsc_error;
+};
+
+enum window_result { WINDOW_OK, WINDOW_NO_REFERENCE };
 
 static uint64_t tsc_hz, lapic_hz, tsc_start;
 static const char *reference = "none";
 static volatile uint64_t ticks;
+
+static struct stamp stamp_between(uint64_t before, uint64_t after)
+{
+	return (struct stamp){before + (after - before) / 2, (after - before) / 2 + 1};
+}
+
+static struct stamp lapic_sample(uint32_t *count)
+{
+	uint64_t before = rdtsc();
+	*count = lapic_timer_current();
+	return stamp_between(before, rdtsc());
+}
 
 static bool window_timed_out(uint64_t tsc0, long polls)
 {
 	return rdtsc() - tsc0 > CALIBRATION_TSC_LIMIT || polls > CALIBRATION_POLL_LIMIT;
 }
 
-/* One window on PIT channel 2 (mode 0, OUT2 on port 0x61). */
-static bool measure_with_ch2(struct window *w)
+/* One window: from loading the PIT count to its output going high. The
+ * end lies between the last poll that saw the output low and the first
+ * that saw it high. */
+static enum window_result measure_window(const struct pit_oneshot *pit, struct window *w)
 {
+	uint32_t lapic0, lapic1;
+
 	lapic_timer_start_oneshot(UINT32_MAX);
-	pit_ch2_start_oneshot(CALIBRATION_PIT_TICKS);
-	uint64_t tsc0 = rdtsc();
-	uint32_t lapic0 = lapic_timer_current();
-	/* Mode 0 drives OUT2 low when programmed: high now means port 0x61
-	 * does not reach a PIT. */
-	if (pit_ch2_expired())
-		return false;
-	for (long polls = 0; !pit_ch2_expired(); polls++) {
-		if (window_timed_out(tsc0, polls))
-			return false;
+	pit->prepare(CALIBRATION_PIT_TICKS);
+	uint64_t before = rdtsc();
+	pit->start(CALIBRATION_PIT_TICKS);
+	struct stamp start = stamp_between(before, rdtsc());
+	struct stamp lapic_start = lapic_sample(&lapic0);
+
+	/* Mode 0 drives the output low when programmed: high now means we
+	 * cannot see it (or this vCPU stalled for the whole window). */
+	uint64_t last_low = rdtsc();
+	if (pit->expired())
+		return WINDOW_NO_REFERENCE;
+	for (long polls = 0;; polls++) {
+		uint64_t poll = rdtsc();
+		if (pit->expired())
+			break;
+		last_low = poll;
+		if (window_timed_out(start.tsc, polls))
+			return WINDOW_NO_REFERENCE;
 	}
-	w->tsc_cycles = rdtsc() - tsc0;
-	w->lapic_counts = lapic0 - lapic_timer_current();
-	pit_ch2_stop();
-	return true;
+	struct stamp end = stamp_between(last_low, rdtsc());
+	struct stamp lapic_end = lapic_sample(&lapic1);
+	pit->stop();
+
+	w->tsc_cycles = end.tsc - start.tsc;
+	w->tsc_error = start.error + end.error;
+	w->lapic_counts = lapic0 - lapic1;
+	w->lapic_tsc_cycles = lapic_end.tsc - lapic_start.tsc;
+	w->lapic_tsc_error = lapic_start.error + lapic_end.error;
+	return WINDOW_OK;
 }
 
-/* One window on PIT channel 0, counting its ticks by reading it back. */
-static bool measure_with_ch0(struct window *w)
+static bool error_small(uint64_t error, uint64_t span)
 {
-	pit_ch0_start_free_running();
-	lapic_timer_start_oneshot(UINT32_MAX);
-	uint16_t prev = pit_ch0_read();
-	uint64_t tsc0 = rdtsc();
-	uint32_t lapic0 = lapic_timer_current();
-	uint32_t elapsed = 0;
-
-	for (long polls = 0; elapsed < CALIBRATION_PIT_TICKS; polls++) {
-		uint16_t now = pit_ch0_read();
-		elapsed += (uint16_t)(prev - now); /* counts down, wraps at 16 bits */
-		prev = now;
-		if (window_timed_out(tsc0, polls))
-			return false;
-	}
-	w->tsc_cycles = rdtsc() - tsc0;
-	w->lapic_counts = lapic0 - lapic_timer_current();
-	/* Scale to the ticks actually seen: the last poll may overshoot. */
-	w->tsc_cycles = w->tsc_cycles * CALIBRATION_PIT_TICKS / elapsed;
-	w->lapic_counts = (uint32_t)((uint64_t)w->lapic_counts * CALIBRATION_PIT_TICKS / elapsed);
-	return true;
+	return span && error * 1000000 / span <= CALIBRATION_MAX_ERROR_PPM;
 }
 
-static uint64_t median3(uint64_t a, uint64_t b, uint64_t c)
+static uint64_t window_tsc_hz(const struct window *w)
 {
-	if (a > b) {
-		uint64_t t = a;
-		a = b;
-		b = t;
-	}
-	if (b > c)
-		b = c;
-	return a > b ? a : b;
+	return w->tsc_cycles * PIT_HZ / CALIBRATION_PIT_TICKS;
 }
 
-static bool calibrate_with(bool (*measure)(struct window *))
+static uint64_t window_lapic_hz(const struct window *w)
 {
-	struct window w[CALIBRATION_RUNS];
+	return w->lapic_tsc_cycles ? w->lapic_counts * window_tsc_hz(w) / w->lapic_tsc_cycles : 0;
+}
 
-	for (int i = 0; i < CALIBRATION_RUNS; i++) {
-		if (!measure(&w[i]))
-			return false;
+static uint64_t median(uint64_t *v, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++) {
+		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			uint64_t t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
 	}
-	uint64_t cycles = median3(w[0].tsc_cycles, w[1].tsc_cycles, w[2].tsc_cycles);
-	uint64_t counts = median3(w[0].lapic_counts, w[1].lapic_counts, w[2].lapic_counts);
-	tsc_hz = cycles * PIT_HZ / CALIBRATION_PIT_TICKS;
-	lapic_hz = counts * PIT_HZ / CALIBRATION_PIT_TICKS;
+	return v[n / 2];
+}
+
+/* Collects good windows on pit; if none is good enough, settles for
+ * the least uncertain one. false when the reference is missing. */
+static bool calibrate_with(const struct pit_oneshot *pit)
+{
+	uint64_t tsc_rates[CALIBRATION_WANTED], lapic_rates[CALIBRATION_WANTED];
+	unsigned good = 0;
+	struct window best = {0}, w;
+	uint64_t best_ppm = UINT64_MAX;
+
+	unsigned missing = 0;
+
+	for (int tries = 0; tries < CALIBRATION_MAX_TRIES && good < CALIBRATION_WANTED; tries++) {
+		enum window_result r = measure_window(pit, &w);
+		/* Once could be a stall; three times running, it is not there. */
+		if (r == WINDOW_NO_REFERENCE && ++missing == CALIBRATION_MISSING_LIMIT)
+			return false;
+		if (r != WINDOW_OK || !w.tsc_cycles)
+			continue;
+		missing = 0;
+		uint64_t ppm = w.tsc_error * 1000000 / w.tsc_cycles;
+		if (ppm < best_ppm) {
+			best_ppm = ppm;
+			best = w;
+		}
+		if (error_small(w.tsc_error, w.tsc_cycles) &&
+		    error_small(w.lapic_tsc_error, w.lapic_tsc_cycles)) {
+			tsc_rates[good] = window_tsc_hz(&w);
+			lapic_rates[good] = window_lapic_hz(&w);
+			good++;
+		}
+	}
+	if (good) {
+		tsc_hz = median(tsc_rates, good);
+		lapic_hz = median(lapic_rates, good);
+	} else if (best.tsc_cycles) {
+		tsc_hz = window_tsc_hz(&best);
+		lapic_hz = window_lapic_hz(&best);
+	}
 	return tsc_hz && lapic_hz;
 }
 
@@ -116,10 +179,10 @@ void clock_mark_boot(void)
 
 void clock_calibrate(void)
 {
-	if (calibrate_with(measure_with_ch2)) {
-		reference = "PIT channel 2";
-	} else if (calibrate_with(measure_with_ch0)) {
-		reference = "PIT channel 0";
+	if (calibrate_with(&pit_channel2)) {
+		reference = pit_channel2.name;
+	} else if (calibrate_with(&pit_channel0)) {
+		reference = pit_channel0.name;
 	} else {
 		reference = "nothing (guessed)";
 		tsc_hz = FALLBACK_TSC_HZ;
