@@ -23,7 +23,7 @@ head -c 4096 /dev/urandom >"$k/random.bin"
 cp "$GUEST_ELF" "$k/arm.elf"
 printf '\xb7\x00' | dd of="$k/arm.elf" bs=1 seek=18 conv=notrunc status=none
 # An ordinary x86-64 program: ELF, but not a PVH kernel.
-cp "$(command -v true)" "$k/nopvh.elf"
+cp "$(type -P true)" "$k/nopvh.elf"
 
 expect_usage_error missing_kernel "kernel '$k/none': No such file or directory" \
 	run --kernel "$k/none"
