@@ -1,5 +1,6 @@
 #include "vmm/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ static int cli_apply_cpus(struct skiff_config *cfg, const char *value, char *err
 
 	errno = 0;
 	unsigned long cpus = strtoul(value, &end, 10);
-	if (errno || end == value || *end || value[0] == '-' || value[0] == '+' || cpus < 1 ||
+	if (errno || !isdigit((unsigned char)value[0]) || *end || cpus < 1 ||
 	    cpus > CONFIG_MAX_CPUS) {
 		snprintf(err, n, "--cpus: '%s' is not a CPU count from 1 to %d", value,
 			 CONFIG_MAX_CPUS);

@@ -263,6 +263,7 @@ static void bad_cpu_counts_are_errors_naming_cpus(void **state)
 		"18446744073709551617",	 /* ERANGE */
 		"4294967297",		 /* 1 if truncated to 32 bits */
 		"-18446744073709551615", /* strtoul negates this to 1 */
+		" 2",			 /* leading space, refused as --mem refuses it */
 	};
 	struct skiff_config cfg;
 	char err[CONFIG_ERR_SIZE];
