@@ -124,9 +124,8 @@ static __attribute__((noreturn)) void exception_halt(const struct interrupt_fram
 		(unsigned long long)f->error_code, (unsigned long long)f->rip,
 		(unsigned long long)read_cr2(), (unsigned long long)f->rsp,
 		(unsigned long long)f->rflags, (unsigned long long)f->cs,
-		(unsigned long long)f->rax, (unsigned long long)f->rbx,
-		(unsigned long long)f->rcx, (unsigned long long)f->rdx,
-		(unsigned long long)f->rsi, (unsigned long long)f->rdi,
+		(unsigned long long)f->rax, (unsigned long long)f->rbx, (unsigned long long)f->rcx,
+		(unsigned long long)f->rdx, (unsigned long long)f->rsi, (unsigned long long)f->rdi,
 		(unsigned long long)f->rbp, cpu);
 	cpu_halt_forever();
 }

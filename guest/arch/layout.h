@@ -32,7 +32,7 @@
 #define EFER_NXE 0x00000800
 
 /* Interrupt vectors. */
-#define VECTOR_PIC_BASE 0x20    /* 0x20-0x2f: the masked 8259s, remapped out of the way */
+#define VECTOR_PIC_BASE 0x20	 /* 0x20-0x2f: the masked 8259s, remapped out of the way */
 #define VECTOR_ISA_IRQ_BASE 0x30 /* 0x30-0x3f: ISA IRQ n via the IOAPIC is 0x30 + n */
 #define VECTOR_LAPIC_TIMER 0x40
 #define VECTOR_LAPIC_ERROR 0xfe

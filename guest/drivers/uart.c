@@ -4,8 +4,8 @@
 
 #define COM1 0x3f8
 
-#define REG_DATA 0      /* RBR/THR; DLL with DLAB */
-#define REG_IER 1       /* DLM with DLAB */
+#define REG_DATA 0 /* RBR/THR; DLL with DLAB */
+#define REG_IER 1  /* DLM with DLAB */
 #define REG_IIR_FCR 2
 #define REG_LCR 3
 #define REG_MCR 4

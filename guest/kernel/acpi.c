@@ -59,8 +59,8 @@ static bool rsdp_valid(const struct acpi_rsdp *rsdp)
 {
 	if (memcmp(rsdp->signature, "RSD PTR ", 8) != 0 || !checksum_ok(rsdp, 20))
 		return false;
-	return rsdp->revision < 2 || (rsdp->length >= sizeof(*rsdp) &&
-				      rsdp->length < 4096 && checksum_ok(rsdp, rsdp->length));
+	return rsdp->revision < 2 || (rsdp->length >= sizeof(*rsdp) && rsdp->length < 4096 &&
+				      checksum_ok(rsdp, rsdp->length));
 }
 
 static const struct acpi_rsdp *rsdp_scan(uint64_t start, uint64_t end)

@@ -16,7 +16,7 @@
  * away, and the median of the good ones is kept. */
 #define CALIBRATION_MS 50
 #define CALIBRATION_PIT_TICKS (PIT_HZ * CALIBRATION_MS / 1000)
-#define CALIBRATION_WANTED 3      /* good windows */
+#define CALIBRATION_WANTED 3 /* good windows */
 #define CALIBRATION_MAX_TRIES 25
 #define CALIBRATION_MAX_ERROR_PPM 5000 /* 0.5% */
 #define CALIBRATION_MISSING_LIMIT 3

@@ -52,7 +52,7 @@ bool checksum_ok(const void *table, uint32_t len)
 
 uint64_t bios_ebda_paddr(void)
 {
-	uint64_t ebda = (uint64_t)*(volatile uint16_t *)phys_to_virt(BDA_EBDA_SEGMENT) << 4;
+	uint64_t ebda = (uint64_t) * (volatile uint16_t *)phys_to_virt(BDA_EBDA_SEGMENT) << 4;
 
 	/* Without a BIOS the word is whatever the VMM left there (Skiff: 0). */
 	return ebda >= EBDA_LOWEST && ebda < EBDA_END ? ebda : 0;

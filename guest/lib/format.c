@@ -6,8 +6,8 @@
 #include "lib/string.h"
 
 struct format_spec {
-	bool left;      /* '-' */
-	bool zero_pad;  /* '0' */
+	bool left;	/* '-' */
+	bool zero_pad;	/* '0' */
 	char sign_char; /* '+', ' ' or 0 */
 	int width;
 	int precision; /* -1 when absent */

@@ -8,7 +8,8 @@ const struct shell_command shell_commands[] = {
 	{"irqs", "", "interrupt counts by vector", cmd_irqs},
 	{"poweroff", "", "power off through the isa-debug-exit port", cmd_poweroff},
 	{"reboot", "", "reset through the i8042, else triple-fault", cmd_reboot},
-	{"triple-fault", "", "crash the guest on purpose (empty IDT + exception)", cmd_triple_fault},
+	{"triple-fault", "", "crash the guest on purpose (empty IDT + exception)",
+	 cmd_triple_fault},
 	{"fault", "", "page-fault on purpose: the report, then this CPU halts", cmd_fault},
 };
 
