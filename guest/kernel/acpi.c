@@ -46,7 +46,6 @@ struct madt {
 #define MADT_X2APIC 9
 
 #define MADT_CPU_ENABLED 0x1
-#define MADT_CPU_ONLINE_CAPABLE 0x2
 #define XAPIC_MAX_ID 0xfe /* 0xff is the broadcast ID */
 
 #define BIOS_AREA_START 0xe0000
@@ -121,7 +120,9 @@ static const struct acpi_header *acpi_find_table(const struct acpi_rsdp *rsdp, c
 
 static void madt_add_cpu(uint32_t apic_id, uint32_t flags)
 {
-	if (!(flags & (MADT_CPU_ENABLED | MADT_CPU_ONLINE_CAPABLE)) || apic_id > XAPIC_MAX_ID) {
+	/* "Online capable" without "enabled" is a CPU that may be hot-added
+	 * later: there is nothing to start now. */
+	if (!(flags & MADT_CPU_ENABLED) || apic_id > XAPIC_MAX_ID) {
 		platform.cpus_ignored++;
 		return;
 	}

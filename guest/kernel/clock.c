@@ -220,6 +220,8 @@ uint64_t clock_ticks(void)
 
 void clock_delay_us(uint64_t us)
 {
+	if (!tsc_hz)
+		return; /* not calibrated: clock_ns() would stay 0 */
 	uint64_t end = clock_ns() + us * 1000;
 
 	while (clock_ns() < end)

@@ -46,6 +46,10 @@ static void setup_platform(void)
 	platform_discover(use_acpi, bootinfo.rsdp_paddr);
 	kprintf("skiff-guest: %s lists %u CPU(s), %u IOAPIC(s), local APIC at 0x%x\n",
 		platform.source, platform.nr_cpus, platform.nr_ioapics, platform.lapic_base);
+	if (platform.cpus_ignored)
+		kprintf("skiff-guest: %u more CPU entries ignored (disabled, duplicate, APIC ID "
+			"over 254, or over %d CPUs)\n",
+			platform.cpus_ignored, MAX_CPUS);
 	pic_disable();
 	lapic_init_bsp(platform.lapic_base);
 	cpus_init();
