@@ -120,7 +120,9 @@ static void *vcpu_thread(void *arg)
 		}
 		action = vcpu_handle_exit(&ctx, vcpu->run);
 	}
-	if (action == VCPU_CRASH)
+	/* After a triple fault, AMD's KVM has already put the vCPU back in its
+	 * reset state, so its registers would only mislead. */
+	if (action == VCPU_CRASH && vcpu->run->exit_reason != KVM_EXIT_SHUTDOWN)
 		x86_cpu_dump(vcpu->fd, vcpu->id);
 	return NULL;
 }

@@ -19,3 +19,8 @@ skiff_integration_test(lifecycle test_lifecycle.sh --mmu tdp)
 skiff_integration_test(terminal test_terminal.sh --mmu tdp)
 skiff_integration_test(bad_input test_bad_input.sh --mmu tdp)
 skiff_integration_test(qemu_boot test_qemu_boot.sh --mmu tdp)
+
+# The guest alone under QEMU's software CPU: no KVM, so no kvm-host.
+add_test(NAME guest_tcg COMMAND ${SKIFF_IT_DIR}/test_guest_tcg.sh ${SKIFF_GUEST_ELF}
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(guest_tcg PROPERTIES LABELS integration TIMEOUT 600 SKIP_RETURN_CODE 77)

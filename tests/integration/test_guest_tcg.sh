@@ -2,7 +2,7 @@
 # Boots the guest under QEMU's software CPU (no KVM needed) on q35 and
 # microvm with 1 and 4 CPUs, and checks the boot, `info`, echo, uptime,
 # input from a pipe, autorun and poweroff through isa-debug-exit.
-# Usage: guest/test-qemu.sh [path/to/skiff-guest.elf]
+# Usage: tests/integration/test_guest_tcg.sh [path/to/skiff-guest.elf]
 # Ends with "N passed, M failed"; exits non-zero on a failure, 77 when
 # qemu-system-x86_64 is missing.
 set -u
