@@ -242,12 +242,16 @@ check "the timeout returns in bounded time (${elapsed}s < 90s)" test "$elapsed" 
 mkdir -p "$WORK/tmpdir"
 TMPDIR=$WORK/tmpdir "$KVM_HOST" -- sleep 120 >/dev/null 2>"$WORK/err" </dev/null &
 pid=$!
-for ((i = 0; i < 600; i++)); do
+for ((i = 0; i < 1800; i++)); do
 	compgen -G "$WORK/tmpdir/kvm-host.*/host1.up" >/dev/null && break
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.1
 done
-check "a test host ran sleep 120 (then SIGTERM)" compgen -G "$WORK/tmpdir/kvm-host.*/host1.up"
+if compgen -G "$WORK/tmpdir/kvm-host.*/host1.up" >/dev/null; then
+	ok "a test host ran sleep 120 (then SIGTERM)"
+else
+	not_ok "a test host ran sleep 120 (then SIGTERM)" "after $i polls: $(ls -la "$WORK"/tmpdir/* 2>&1)" "$(show_err)"
+fi
 kill -TERM "$pid"
 start=$SECONDS
 wait "$pid"

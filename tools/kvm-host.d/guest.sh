@@ -19,6 +19,13 @@ for word in $(</proc/cmdline); do
 	case "$word" in kvmhost.id=*) id=${word#*=} ;; esac
 done
 
+# Sleep without starting a process (every exec is slow under the emulated
+# CPU): read with a timeout from a pipe that never gets data.
+exec {NAP_FD}<> <(:)
+nap() {
+	read -r -t "$1" -u "$NAP_FD" _ || true
+}
+
 say() {
 	local up=?
 	[ -r /proc/uptime ] && read -r up _ </proc/uptime
@@ -36,7 +43,7 @@ cannot_run() {
 	say "$*"
 	echo "kvm-host: in test host $id: $*" >>"$R/err"
 	: >"$R/cannot-run"
-	echo 125 >"$R/status.tmp" && mv "$R/status.tmp" "$R/status"
+	echo 125 >"$R/status"
 	finish
 }
 
@@ -63,7 +70,7 @@ peer_job() {
 	if ! cd "$cwd" 2>/dev/null; then
 		echo "kvm-host-peer: cannot enter $cwd on the peer" >>"$job/stderr"
 		: >"$job/started"
-		echo 125 >"$job/status.tmp" && mv "$job/status.tmp" "$job/status"
+		echo 125 >"$job/status"
 		return
 	fi
 	# Own process group, so kvm-host-peer kill reaches the job's children.
@@ -76,33 +83,40 @@ peer_job() {
 	: >"$job/started"
 	wait "$pid"
 	status=$?
-	echo "$status" >"$job/status.tmp" && mv "$job/status.tmp" "$job/status"
+	# One write(2): kvm-host-peer takes a non-empty file as complete.
+	echo "$status" >"$job/status"
 }
 
 # Test host 2: serve kvm-host-peer requests until test host 1 has finished
 # (kvm-host also kills this test host then). Bounded: at most a day.
 peer_agent() {
-	local req job kill_req i
+	local req job kill_req i taken
 	mkdir -p "$R/peer"
 	: >"$R/host$id.up"
 	say "peer agent up"
-	for ((i = 0; i < 864000; i++)); do
-		[ -e "$R/status" ] && break
+	for ((i = 0; i < 1728000; i++)); do
+		[ -s "$R/status" ] && break
 		for req in "$R"/peer/*/request; do
 			[ -e "$req" ] || continue
 			job=${req%/request}
-			# mkdir is atomic: a request is taken exactly once.
-			mkdir "$job/taken" 2>/dev/null || continue
+			# Exclusive create (noclobber) is atomic on the 9p server: a
+			# request is taken exactly once.
+			set -C
+			{ : >"$job/taken"; } 2>/dev/null
+			taken=$?
+			set +C
+			[ "$taken" = 0 ] || continue
 			peer_job "$job" &
 		done
 		for kill_req in "$R"/peer/*/kill; do
 			[ -e "$kill_req" ] || continue
 			job=${kill_req%/kill}
-			[ -e "$job/pgid" ] && [ ! -e "$job/status" ] && [ ! -e "$job/kill-sent" ] || continue
-			: >"$job/kill-sent"
-			kill -TERM -- "-$(<"$job/pgid")" 2>/dev/null
+			if [ -e "$job/pgid" ] && [ ! -e "$job/status" ] && [ ! -e "$job/kill-sent" ]; then
+				: >"$job/kill-sent"
+				kill -TERM -- "-$(<"$job/pgid")" 2>/dev/null
+			fi
 		done
-		sleep 0.1
+		nap 0.05
 	done
 	finish
 }
@@ -114,9 +128,9 @@ fi
 # Test host 1: wait for kvm-host's go (given once every test host is up).
 : >"$R/host$id.up"
 if [ "$HOSTS" -gt 1 ]; then
-	for ((i = 0; i < BOOT_TIMEOUT * 10; i++)); do
+	for ((i = 0; i < BOOT_TIMEOUT * 20; i++)); do
 		[ -e "$R/go" ] && break
-		sleep 0.1
+		nap 0.05
 	done
 	[ -e "$R/go" ] || cannot_run "no go from kvm-host within $BOOT_TIMEOUT s"
 fi
@@ -135,5 +149,6 @@ runner=("$R/run-command" "$TIMEOUT" "$R/timed-out" --)
 "${runner[@]}" env -i -- "${envv[@]}" "${argv[@]}" </dev/null >>"$R/out" 2>>"$R/err"
 status=$?
 say "command exited with status $status"
-echo "$status" >"$R/status.tmp" && mv "$R/status.tmp" "$R/status"
+# One write(2): kvm-host takes a non-empty status file as complete.
+echo "$status" >"$R/status"
 finish
