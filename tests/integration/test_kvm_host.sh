@@ -6,6 +6,9 @@
 # end; exits non-zero if any check failed. Most checks boot a test host under
 # QEMU TCG (a few seconds each once the kernel cache is warm; the first run
 # also fetches the kernel package through apt).
+#
+# Single quotes around $ are on purpose all over: those scripts run inside.
+# shellcheck disable=SC2016
 set -uo pipefail
 
 cd "$(dirname "$0")/../.." || exit 1

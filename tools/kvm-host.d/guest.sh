@@ -27,8 +27,8 @@ nap() {
 }
 
 say() {
-	local up=?
-	[ -r /proc/uptime ] && read -r up _ </proc/uptime
+	local up='?'
+	{ read -r up _ </proc/uptime; } 2>/dev/null
 	echo "kvm-host guest.sh[$id]: [$up] $*" >/dev/console
 }
 finish() {
