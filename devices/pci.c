@@ -1,0 +1,309 @@
+#include "devices/pci.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define PCI_ADDR_ENABLE 0x80000000u
+#define PCI_HOST_VENDOR 0x1b36 /* Red Hat, Inc. */
+#define PCI_HOST_DEVICE 0x0008 /* generic PCIe host bridge */
+
+void pci_set_u8(struct pci_device *dev, unsigned off, uint8_t v)
+{
+	dev->config[off] = v;
+}
+
+void pci_set_u16(struct pci_device *dev, unsigned off, uint16_t v)
+{
+	memcpy(&dev->config[off], &v, sizeof(v));
+}
+
+void pci_set_u32(struct pci_device *dev, unsigned off, uint32_t v)
+{
+	memcpy(&dev->config[off], &v, sizeof(v));
+}
+
+uint16_t pci_get_u16(const struct pci_device *dev, unsigned off)
+{
+	uint16_t v;
+
+	memcpy(&v, &dev->config[off], sizeof(v));
+	return v;
+}
+
+uint32_t pci_get_u32(const struct pci_device *dev, unsigned off)
+{
+	uint32_t v;
+
+	memcpy(&v, &dev->config[off], sizeof(v));
+	return v;
+}
+
+void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, uint16_t device,
+		     uint32_t class_code, uint8_t revision)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->name = name;
+	pci_set_u16(dev, PCI_VENDOR_ID, vendor);
+	pci_set_u16(dev, PCI_DEVICE_ID, device);
+	pci_set_u8(dev, PCI_REVISION_ID, revision);
+	pci_set_u8(dev, PCI_CLASS_PROG, class_code & 0xff);
+	pci_set_u16(dev, PCI_CLASS_PROG + 1, (uint16_t)(class_code >> 8));
+	/* The guest may switch decoding, bus mastering and INTx masking. */
+	pci_set_u16(dev, PCI_COMMAND, 0);
+	dev->wmask[PCI_COMMAND] = PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	dev->wmask[PCI_COMMAND + 1] = PCI_COMMAND_INTX_DISABLE >> 8;
+	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
+	dev->next_cap = PCI_CAPS_START;
+}
+
+static void pci_bar_set_wmask(struct pci_device *dev, unsigned index)
+{
+	const struct pci_bar *bar = &dev->bars[index];
+	unsigned off = PCI_BAR0 + 4 * index;
+	uint64_t mask = ~(bar->size - 1) & (bar->is_io ? ~0x3ULL : ~0xfULL);
+
+	pci_set_u32(dev, off, (uint32_t)0);
+	memcpy(&dev->wmask[off], &(uint32_t){(uint32_t)mask}, 4);
+	if (bar->is_64)
+		memcpy(&dev->wmask[off + 4], &(uint32_t){(uint32_t)(mask >> 32)}, 4);
+}
+
+void pci_device_set_bar(struct pci_device *dev, unsigned index, uint64_t size, bool is_io,
+			bool is_64, const struct bus_ops *ops, void *opaque)
+{
+	dev->bars[index] = (struct pci_bar){.size = size,
+					    .is_io = is_io,
+					    .is_64 = is_64,
+					    .ops = ops,
+					    .opaque = opaque,
+					    .owner = dev};
+	pci_bar_set_wmask(dev, index);
+}
+
+unsigned pci_device_add_cap(struct pci_device *dev, uint8_t cap_id, unsigned len)
+{
+	unsigned off = dev->next_cap;
+
+	if (len < 2 || off + len > PCI_CONFIG_SPACE_SIZE)
+		return 0;
+	/* Link the new capability at the end of the list. */
+	if (!(pci_get_u16(dev, PCI_STATUS) & PCI_STATUS_CAP_LIST)) {
+		pci_set_u16(dev, PCI_STATUS, pci_get_u16(dev, PCI_STATUS) | PCI_STATUS_CAP_LIST);
+		pci_set_u8(dev, PCI_CAPABILITY_LIST, (uint8_t)off);
+	} else {
+		unsigned at = dev->config[PCI_CAPABILITY_LIST];
+		while (dev->config[at + 1])
+			at = dev->config[at + 1];
+		pci_set_u8(dev, at + 1, (uint8_t)off);
+	}
+	pci_set_u8(dev, off, cap_id);
+	pci_set_u8(dev, off + 1, 0);
+	dev->next_cap = (uint8_t)((off + len + 3) & ~3u);
+	return off;
+}
+
+void pci_config_read(struct pci_device *dev, unsigned off, uint8_t *data, unsigned len)
+{
+	for (unsigned i = 0; i < len; i++)
+		data[i] = off + i < PCI_CONFIG_SPACE_SIZE ? dev->config[off + i] : 0xff;
+}
+
+void pci_config_write(struct pci_device *dev, unsigned off, const uint8_t *data, unsigned len)
+{
+	for (unsigned i = 0; i < len && off + i < PCI_CONFIG_SPACE_SIZE; i++) {
+		uint8_t mask = dev->wmask[off + i];
+		dev->config[off + i] = (uint8_t)((dev->config[off + i] & ~mask) | (data[i] & mask));
+	}
+	if (dev->hooks.config_written)
+		dev->hooks.config_written(dev, off, len);
+}
+
+/* A BAR's accesses reach its device only while the guest has decoding of
+ * that kind switched on in the command register. */
+static bool pci_bar_decodes(const struct pci_bar *bar)
+{
+	uint8_t cmd = __atomic_load_n(&bar->owner->config[PCI_COMMAND], __ATOMIC_RELAXED);
+
+	return cmd & (bar->is_io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY);
+}
+
+static void pci_bar_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	const struct pci_bar *bar = opaque;
+
+	if (!pci_bar_decodes(bar) || !bar->ops->read) {
+		memset(data, 0xff, len);
+		return;
+	}
+	bar->ops->read(bar->opaque, offset, data, len);
+}
+
+static void pci_bar_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	const struct pci_bar *bar = opaque;
+
+	if (pci_bar_decodes(bar) && bar->ops->write)
+		bar->ops->write(bar->opaque, offset, data, len);
+}
+
+static const struct bus_ops pci_bar_ops = {
+	.name = "pci-bar",
+	.read = pci_bar_read,
+	.write = pci_bar_write,
+};
+
+/* The host's config-cycle target, or NULL for an absent function. */
+static struct pci_device *pci_host_target(struct pci_host *host, unsigned *reg)
+{
+	uint32_t addr = host->config_address;
+	unsigned bus = (addr >> 16) & 0xff, slot = (addr >> 11) & 0x1f, fn = (addr >> 8) & 0x7;
+
+	*reg = addr & 0xfc;
+	if (!(addr & PCI_ADDR_ENABLE) || bus != 0 || fn != 0)
+		return NULL;
+	return host->slots[slot];
+}
+
+static void pci_host_address_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	struct pci_host *host = opaque;
+
+	pthread_mutex_lock(&host->lock);
+	memcpy(data, (const uint8_t *)&host->config_address + offset, len);
+	pthread_mutex_unlock(&host->lock);
+}
+
+static void pci_host_address_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	struct pci_host *host = opaque;
+
+	/* Only a full dword write latches an address (byte writes to 0xcf8
+	 * belong to other, older mechanisms). */
+	if (offset != 0 || len != 4)
+		return;
+	pthread_mutex_lock(&host->lock);
+	memcpy(&host->config_address, data, 4);
+	pthread_mutex_unlock(&host->lock);
+}
+
+static void pci_host_data_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	struct pci_host *host = opaque;
+	unsigned reg;
+
+	pthread_mutex_lock(&host->lock);
+	struct pci_device *dev = pci_host_target(host, &reg);
+	if (dev)
+		pci_config_read(dev, reg + (unsigned)offset, data, len);
+	else
+		memset(data, 0xff, len);
+	pthread_mutex_unlock(&host->lock);
+}
+
+static void pci_host_data_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	struct pci_host *host = opaque;
+	unsigned reg;
+
+	pthread_mutex_lock(&host->lock);
+	struct pci_device *dev = pci_host_target(host, &reg);
+	if (dev)
+		pci_config_write(dev, reg + (unsigned)offset, data, len);
+	pthread_mutex_unlock(&host->lock);
+}
+
+const struct bus_ops pci_host_address_ops = {
+	.name = "pci-config-address",
+	.read = pci_host_address_read,
+	.write = pci_host_address_write,
+};
+
+const struct bus_ops pci_host_data_ops = {
+	.name = "pci-config-data",
+	.read = pci_host_data_read,
+	.write = pci_host_data_write,
+};
+
+int pci_host_init(struct pci_host *host, struct bus *pio, struct bus *mmio, uint64_t mmio_base,
+		  uint64_t mmio_size, uint32_t pio_base, uint32_t pio_size)
+{
+	int rc;
+
+	memset(host, 0, sizeof(*host));
+	pthread_mutex_init(&host->lock, NULL);
+	host->pio = pio;
+	host->mmio = mmio;
+	host->mmio_next = mmio_base;
+	host->mmio_end = mmio_base + mmio_size;
+	host->pio_next = pio_base;
+	host->pio_end = pio_base + pio_size;
+	pci_device_init(&host->bridge, "host-bridge", PCI_HOST_VENDOR, PCI_HOST_DEVICE,
+			PCI_CLASS_BRIDGE_HOST, 0);
+	host->slots[0] = &host->bridge;
+	rc = bus_register(pio, PCI_CONFIG_ADDRESS_PORT, 4, &pci_host_address_ops, host);
+	if (!rc)
+		rc = bus_register(pio, PCI_CONFIG_DATA_PORT, 4, &pci_host_data_ops, host);
+	return rc;
+}
+
+void pci_host_exit(struct pci_host *host)
+{
+	pthread_mutex_destroy(&host->lock);
+}
+
+/* Naturally aligned placement from a bump allocator. */
+static int pci_place(uint64_t *next, uint64_t end, uint64_t size, uint64_t *addr)
+{
+	uint64_t at = (*next + size - 1) & ~(size - 1);
+
+	if (at < *next || at + size > end || at + size < at)
+		return -ENOSPC;
+	*addr = at;
+	*next = at + size;
+	return 0;
+}
+
+static int pci_host_place_bar(struct pci_host *host, struct pci_device *dev, unsigned i)
+{
+	struct pci_bar *bar = &dev->bars[i];
+	unsigned off = PCI_BAR0 + 4 * i;
+	uint64_t pio_next = host->pio_next;
+	int rc;
+
+	if (bar->is_io) {
+		rc = pci_place(&pio_next, host->pio_end, bar->size, &bar->addr);
+		host->pio_next = (uint32_t)pio_next;
+	} else {
+		rc = pci_place(&host->mmio_next, host->mmio_end, bar->size, &bar->addr);
+	}
+	if (rc)
+		return rc;
+	uint32_t flags = bar->is_io ? PCI_BAR_IO : (bar->is_64 ? PCI_BAR_MEM_64 : 0);
+	pci_set_u32(dev, off, (uint32_t)bar->addr | flags);
+	if (bar->is_64)
+		pci_set_u32(dev, off + 4, (uint32_t)(bar->addr >> 32));
+	return bus_register(bar->is_io ? host->pio : host->mmio, bar->addr, bar->size, &pci_bar_ops,
+			    bar);
+}
+
+int pci_host_add(struct pci_host *host, struct pci_device *dev)
+{
+	unsigned slot = 1;
+
+	while (slot < PCI_MAX_SLOTS && host->slots[slot])
+		slot++;
+	if (slot == PCI_MAX_SLOTS)
+		return -ENOSPC;
+	for (unsigned i = 0; i < PCI_NR_BARS; i++) {
+		if (!dev->bars[i].size)
+			continue;
+		int rc = pci_host_place_bar(host, dev, i);
+		if (rc)
+			return rc;
+	}
+	dev->slot = slot;
+	pthread_mutex_lock(&host->lock);
+	host->slots[slot] = dev;
+	pthread_mutex_unlock(&host->lock);
+	return (int)slot;
+}

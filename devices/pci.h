@@ -1,0 +1,120 @@
+/* PCI bus 0 behind a host bridge with configuration mechanism #1
+ * (ports 0xcf8/0xcfc). Each function has a 256-byte config space image
+ * and a write mask; BARs are placed by the VMM when the device is added
+ * and registered on the port or MMIO bus at that address. */
+#ifndef SKIFF_DEVICES_PCI_H
+#define SKIFF_DEVICES_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/bus.h"
+
+#define PCI_CONFIG_ADDRESS_PORT 0xcf8
+#define PCI_CONFIG_DATA_PORT 0xcfc
+#define PCI_CONFIG_SPACE_SIZE 256
+#define PCI_MAX_SLOTS 32
+#define PCI_NR_BARS 6
+
+/* Config space offsets and bits */
+#define PCI_VENDOR_ID 0x00
+#define PCI_DEVICE_ID 0x02
+#define PCI_COMMAND 0x04
+#define PCI_STATUS 0x06
+#define PCI_REVISION_ID 0x08
+#define PCI_CLASS_PROG 0x09
+#define PCI_HEADER_TYPE 0x0e
+#define PCI_BAR0 0x10
+#define PCI_SUBSYSTEM_VENDOR_ID 0x2c
+#define PCI_SUBSYSTEM_ID 0x2e
+#define PCI_CAPABILITY_LIST 0x34
+#define PCI_INTERRUPT_LINE 0x3c
+#define PCI_INTERRUPT_PIN 0x3d
+#define PCI_CAPS_START 0x40
+
+#define PCI_COMMAND_IO 0x1
+#define PCI_COMMAND_MEMORY 0x2
+#define PCI_COMMAND_MASTER 0x4
+#define PCI_COMMAND_INTX_DISABLE 0x400
+#define PCI_STATUS_CAP_LIST 0x10
+#define PCI_STATUS_INTERRUPT 0x08
+
+#define PCI_BAR_IO 0x1
+#define PCI_BAR_MEM_64 0x4
+
+#define PCI_CLASS_BRIDGE_HOST 0x060000
+
+struct pci_device;
+
+struct pci_bar {
+	uint64_t size; /* 0: unused; else a power of two */
+	uint64_t addr; /* placed by pci_host_add */
+	bool is_io;
+	bool is_64;
+	const struct bus_ops *ops;
+	void *opaque;
+	struct pci_device *owner;
+};
+
+/* Optional hook after the guest wrote config space (e.g. MSI-X enable). */
+struct pci_device_hooks {
+	void (*config_written)(struct pci_device *dev, unsigned offset, unsigned len);
+};
+
+struct pci_device {
+	const char *name;
+	uint8_t config[PCI_CONFIG_SPACE_SIZE];
+	uint8_t wmask[PCI_CONFIG_SPACE_SIZE]; /* bits the guest may change */
+	struct pci_bar bars[PCI_NR_BARS];
+	struct pci_device_hooks hooks;
+	void *opaque;
+	unsigned slot;
+	uint8_t next_cap; /* where the next capability goes */
+};
+
+struct pci_host {
+	pthread_mutex_t lock; /* config cycles from any vCPU */
+	uint32_t config_address;
+	struct pci_device *slots[PCI_MAX_SLOTS];
+	struct pci_device bridge;
+	struct bus *pio;
+	struct bus *mmio;
+	uint64_t mmio_next, mmio_end;
+	uint32_t pio_next, pio_end;
+};
+
+extern const struct bus_ops pci_host_address_ops;
+extern const struct bus_ops pci_host_data_ops;
+
+/* Fills the config header of a type-0 function. */
+void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, uint16_t device,
+		     uint32_t class_code, uint8_t revision);
+void pci_device_set_bar(struct pci_device *dev, unsigned index, uint64_t size, bool is_io,
+			bool is_64, const struct bus_ops *ops, void *opaque);
+/* Appends a capability of len bytes (ID and next pointer included) and
+ * returns its offset, or 0 when config space is full. */
+unsigned pci_device_add_cap(struct pci_device *dev, uint8_t cap_id, unsigned len);
+
+void pci_set_u8(struct pci_device *dev, unsigned off, uint8_t v);
+void pci_set_u16(struct pci_device *dev, unsigned off, uint16_t v);
+void pci_set_u32(struct pci_device *dev, unsigned off, uint32_t v);
+uint16_t pci_get_u16(const struct pci_device *dev, unsigned off);
+uint32_t pci_get_u32(const struct pci_device *dev, unsigned off);
+
+/* Sets up the host bridge at slot 0 and registers 0xcf8/0xcfc on pio.
+ * BARs are placed in [mmio_base, mmio_base+mmio_size) and
+ * [pio_base, pio_base+pio_size). */
+int pci_host_init(struct pci_host *host, struct bus *pio, struct bus *mmio, uint64_t mmio_base,
+		  uint64_t mmio_size, uint32_t pio_base, uint32_t pio_size);
+void pci_host_exit(struct pci_host *host);
+
+/* Puts dev in the first free slot, places and registers its BARs.
+ * Returns the slot, or a negative errno. */
+int pci_host_add(struct pci_host *host, struct pci_device *dev);
+
+/* Config-space access as configuration mechanism #1 does it, for tests. */
+void pci_config_read(struct pci_device *dev, unsigned off, uint8_t *data, unsigned len);
+void pci_config_write(struct pci_device *dev, unsigned off, const uint8_t *data, unsigned len);
+
+#endif

@@ -1,0 +1,181 @@
+#include "devices/virtio/virtio.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define VIRTIO_NO_VECTOR 0xffff
+
+/* What every Skiff virtio device offers on top of its own features. */
+#define VIRTIO_TRANSPORT_FEATURES (VIRTIO_F_VERSION_1 | VIRTIO_F_EVENT_IDX | VIRTIO_F_INDIRECT_DESC)
+
+void virtio_device_init(struct virtio_device *vdev, const struct virtio_device_ops *ops,
+			void *backend, const struct guest_mem *mem)
+{
+	memset(vdev, 0, sizeof(*vdev));
+	vdev->ops = ops;
+	vdev->backend = backend;
+	vdev->mem = mem;
+	vdev->host_features = ops->features | VIRTIO_TRANSPORT_FEATURES;
+	pthread_mutex_init(&vdev->lock, NULL);
+	virtio_device_reset(vdev);
+}
+
+void virtio_device_exit(struct virtio_device *vdev)
+{
+	pthread_mutex_destroy(&vdev->lock);
+}
+
+bool virtio_has_feature(const struct virtio_device *vdev, uint64_t feature)
+{
+	return (vdev->driver_features & feature) == feature;
+}
+
+void virtio_device_reset(struct virtio_device *vdev)
+{
+	if (vdev->ops->reset && vdev->status)
+		vdev->ops->reset(vdev);
+	vdev->status = 0;
+	vdev->driver_features = 0;
+	vdev->error_logged = false;
+	vdev->config_vector = VIRTIO_NO_VECTOR;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		virtq_reset(&vdev->vqs[q]);
+		vdev->vqs[q].mem = vdev->mem;
+		vdev->vqs[q].size = vdev->ops->queue_max_size;
+		vdev->queue_vector[q] = VIRTIO_NO_VECTOR;
+	}
+}
+
+bool virtio_device_broken(const struct virtio_device *vdev)
+{
+	return vdev->status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED);
+}
+
+void virtio_device_error(struct virtio_device *vdev, const char *why)
+{
+	if (!vdev->error_logged)
+		fprintf(stderr, "skiff: %s: %s; device needs reset\n", vdev->ops->name, why);
+	vdev->error_logged = true;
+	if (vdev->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	vdev->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vdev->config_generation++;
+	if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
+		vdev->transport->interrupt(vdev, vdev->config_vector, true);
+}
+
+/* FEATURES_OK sticks only when the driver took VERSION_1 and nothing we
+ * did not offer; the driver reads the status back to find out. */
+static bool virtio_features_acceptable(const struct virtio_device *vdev)
+{
+	return (vdev->driver_features & ~vdev->host_features) == 0 &&
+	       (vdev->driver_features & VIRTIO_F_VERSION_1);
+}
+
+static void virtio_device_go_live(struct virtio_device *vdev)
+{
+	for (unsigned q = 0; q < vdev->ops->num_queues; q++) {
+		struct virtq *vq = &vdev->vqs[q];
+		vq->event_idx = virtio_has_feature(vdev, VIRTIO_F_EVENT_IDX);
+		vq->indirect = virtio_has_feature(vdev, VIRTIO_F_INDIRECT_DESC);
+	}
+	if (vdev->ops->activate && vdev->ops->activate(vdev))
+		virtio_device_error(vdev, "activation failed");
+}
+
+void virtio_device_set_status(struct virtio_device *vdev, uint8_t status)
+{
+	uint8_t old = vdev->status;
+
+	if (status == 0) {
+		virtio_device_reset(vdev);
+		return;
+	}
+	if ((status & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
+	    !virtio_features_acceptable(vdev))
+		status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	/* The device owns NEEDS_RESET; the driver cannot clear it. */
+	vdev->status = (uint8_t)(status | (old & VIRTIO_STATUS_NEEDS_RESET));
+	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK))
+		virtio_device_go_live(vdev);
+}
+
+void virtio_device_enable_queue(struct virtio_device *vdev, unsigned q)
+{
+	struct virtq *vq = &vdev->vqs[q];
+
+	vq->event_idx = virtio_has_feature(vdev, VIRTIO_F_EVENT_IDX);
+	vq->indirect = virtio_has_feature(vdev, VIRTIO_F_INDIRECT_DESC);
+	if (virtq_activate(vq))
+		virtio_device_error(vdev, vq->error);
+}
+
+void virtio_queue_notify_driver(struct virtio_device *vdev, unsigned q)
+{
+	if (virtq_needs_interrupt(&vdev->vqs[q]))
+		vdev->transport->interrupt(vdev, vdev->queue_vector[q], false);
+}
+
+void virtio_device_kick(struct virtio_device *vdev, unsigned q)
+{
+	pthread_mutex_lock(&vdev->lock);
+	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) && !virtio_device_broken(vdev) &&
+	    q < vdev->ops->num_queues && vdev->vqs[q].ready)
+		vdev->ops->queue_notify(vdev, q);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+/* Chains one drain may handle before yielding to the other devices. */
+#define VIRTIO_DRAIN_BUDGET_FACTOR 2
+
+/* Pops and handles chains until the queue is empty or the budget is gone.
+ * Returns 1 when it stopped on an empty queue, 0 on budget, -1 broken. */
+static int virtio_queue_drain_some(struct virtio_device *vdev, struct virtq *vq, virtio_chain_fn fn,
+				   unsigned *budget)
+{
+	struct virtq_chain chain;
+	int rc = 0;
+
+	while (*budget && (rc = virtq_pop(vq, &chain)) == 1) {
+		(*budget)--;
+		int64_t written = fn(vdev, &chain);
+		if (written < 0) {
+			virtio_device_error(vdev, "malformed request");
+			return -1;
+		}
+		virtq_push(vq, chain.head, (uint32_t)written);
+	}
+	if (*budget == 0)
+		return 0;
+	if (rc < 0)
+		virtio_device_error(vdev, vq->error);
+	return rc < 0 ? -1 : 1;
+}
+
+/* Whether the driver made buffers available that we have not popped. */
+static bool virtio_queue_has_available(const struct virtq *vq)
+{
+	return vq->ready && !vq->error &&
+	       __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail_idx;
+}
+
+void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn)
+{
+	struct virtq *vq = &vdev->vqs[q];
+	unsigned budget = (unsigned)vq->size * VIRTIO_DRAIN_BUDGET_FACTOR;
+	int rc;
+
+	do {
+		virtq_set_notifications(vq, false);
+		rc = virtio_queue_drain_some(vdev, vq, fn, &budget);
+		if (rc != 1)
+			break;
+		/* Re-enable, then look again: a buffer made available just
+		 * before the re-enable would otherwise wait for the next kick. */
+		virtq_set_notifications(vq, true);
+	} while (virtio_queue_has_available(vq));
+	if (rc >= 0)
+		virtio_queue_notify_driver(vdev, q);
+	if (rc == 0 && vdev->transport->kick)
+		vdev->transport->kick(vdev, q);
+}

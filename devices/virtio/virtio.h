@@ -1,0 +1,111 @@
+/* The transport-independent face of a virtio 1.x device: what a back-end
+ * (virtio-rng, virtio-blk, ...) implements and what it may call. */
+#ifndef SKIFF_DEVICES_VIRTIO_H
+#define SKIFF_DEVICES_VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/virtio/virtqueue.h"
+#include "mm/guest_mem.h"
+
+#define VIRTIO_MAX_QUEUES 8
+
+#define VIRTIO_F_INDIRECT_DESC (1ULL << 28)
+#define VIRTIO_F_EVENT_IDX (1ULL << 29)
+#define VIRTIO_F_VERSION_1 (1ULL << 32)
+
+#define VIRTIO_STATUS_ACKNOWLEDGE 0x01
+#define VIRTIO_STATUS_DRIVER 0x02
+#define VIRTIO_STATUS_DRIVER_OK 0x04
+#define VIRTIO_STATUS_FEATURES_OK 0x08
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
+
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG 4
+
+struct virtio_device;
+
+struct virtio_device_ops {
+	const char *name;
+	uint16_t device_id;
+	uint32_t pci_class; /* class code for the PCI function */
+	unsigned num_queues;
+	uint16_t queue_max_size;
+	uint64_t features; /* device-specific; the transport adds its own */
+	size_t config_size;
+	/* Device config space; off+len lies inside config_size. */
+	void (*read_config)(struct virtio_device *vdev, unsigned off, uint8_t *data, unsigned len);
+	void (*write_config)(struct virtio_device *vdev, unsigned off, const uint8_t *data,
+			     unsigned len);
+	/* The driver set DRIVER_OK; queues marked ready are activated. */
+	int (*activate)(struct virtio_device *vdev);
+	void (*reset)(struct virtio_device *vdev);
+	/* The driver kicked queue q; runs on the I/O thread. */
+	void (*queue_notify)(struct virtio_device *vdev, unsigned q);
+};
+
+struct virtio_transport_ops {
+	void (*interrupt)(struct virtio_device *vdev, uint16_t vector, bool config);
+	void (*kick)(struct virtio_device *vdev, unsigned q); /* run queue_notify again */
+};
+
+struct virtio_device {
+	const struct virtio_device_ops *ops;
+	void *backend; /* the device's own state */
+	const struct guest_mem *mem;
+	pthread_mutex_t lock; /* config changes vs. queue processing */
+
+	uint64_t host_features;
+	uint64_t driver_features;
+	uint8_t status;
+	uint8_t config_generation;
+	struct virtq vqs[VIRTIO_MAX_QUEUES];
+	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+	uint16_t config_vector;
+	bool error_logged;
+
+	const struct virtio_transport_ops *transport;
+	void *transport_ctx;
+};
+
+void virtio_device_init(struct virtio_device *vdev, const struct virtio_device_ops *ops,
+			void *backend, const struct guest_mem *mem);
+void virtio_device_exit(struct virtio_device *vdev);
+bool virtio_has_feature(const struct virtio_device *vdev, uint64_t feature);
+
+/* After pushing used buffers on queue q: interrupts the driver unless it
+ * asked not to be (VRING_AVAIL_F_NO_INTERRUPT / used_event). */
+void virtio_queue_notify_driver(struct virtio_device *vdev, unsigned q);
+
+/* Handles one popped chain; returns the bytes written into its
+ * device-writable buffers, or -1 when the chain breaks the device's own
+ * rules (direction, minimum size), which marks the device broken. */
+typedef int64_t (*virtio_chain_fn)(struct virtio_device *vdev, struct virtq_chain *chain);
+
+/* The usual kick handler body: pops every available chain of queue q,
+ * hands each to fn, pushes it back, re-enables notifications and checks
+ * once more for buffers that raced with that, then interrupts the driver
+ * if it wants to be. Work per call is bounded; if more remains the queue
+ * is kicked again rather than starving the other devices. Lock held. */
+void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn);
+
+/* The guest broke the rules: log why (once), set DEVICE_NEEDS_RESET and
+ * tell the driver with a config interrupt. The device stops processing
+ * until the driver resets it; the VMM and other devices carry on. */
+void virtio_device_error(struct virtio_device *vdev, const char *why);
+bool virtio_device_broken(const struct virtio_device *vdev);
+
+/* Transport side: status writes, resets, queue enables. Lock held. */
+void virtio_device_reset(struct virtio_device *vdev);
+void virtio_device_set_status(struct virtio_device *vdev, uint8_t status);
+void virtio_device_enable_queue(struct virtio_device *vdev, unsigned q);
+/* The I/O thread's entry for a kick. */
+void virtio_device_kick(struct virtio_device *vdev, unsigned q);
+
+#endif

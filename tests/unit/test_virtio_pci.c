@@ -1,0 +1,450 @@
+/* The virtio-pci transport and virtio-rng, driven the way a guest driver
+ * drives them: config cycles through the PCI host bridge ports, BAR
+ * accesses through the MMIO bus, rings in a real guest RAM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "devices/bus.h"
+#include "devices/pci.h"
+#include "devices/virtio/virtio_rng.h"
+#include "mm/guest_mem.h"
+
+#define MMIO_BASE 0xc0000000ULL
+#define RAM_SIZE (2 * GUEST_MIB)
+#define QSIZE 8
+#define DESC 0x10000ULL
+#define AVAIL 0x11000ULL
+#define USED 0x12000ULL
+#define DATA 0x20000ULL
+
+/* Common config offsets (virtio 1.x 4.1.4.3). */
+#define DFSELECT 0x00
+#define DF 0x04
+#define GFSELECT 0x08
+#define GF 0x0c
+#define MSIX_CONFIG 0x10
+#define NUMQ 0x12
+#define STATUS 0x14
+#define Q_SELECT 0x16
+#define Q_SIZE 0x18
+#define Q_MSIX 0x1a
+#define Q_ENABLE 0x1c
+#define Q_DESC 0x20
+#define Q_AVAIL 0x28
+#define Q_USED 0x30
+
+struct fake_msi {
+	int next_route;
+	int fired[16];
+	uint64_t addr[16];
+	uint32_t data[16];
+};
+
+struct rig {
+	struct bus pio, mmio;
+	struct pci_host host;
+	struct guest_mem mem;
+	struct virtio_rng rng;
+	struct fake_msi msi;
+	int intx_level;
+	uint64_t bar;
+	uint16_t avail_idx;
+};
+
+static int fake_alloc(void *ctx)
+{
+	struct fake_msi *m = ctx;
+
+	return m->next_route++;
+}
+
+static int fake_update(void *ctx, int route, uint64_t addr, uint32_t data)
+{
+	struct fake_msi *m = ctx;
+
+	m->addr[route] = addr;
+	m->data[route] = data;
+	return 0;
+}
+
+static void fake_trigger(void *ctx, int route)
+{
+	struct fake_msi *m = ctx;
+
+	m->fired[route]++;
+}
+
+static void fake_intx(void *ctx, unsigned gsi, int level)
+{
+	struct rig *r = ctx;
+
+	r->intx_level = level;
+}
+
+static uint32_t cfg_read(struct rig *r, unsigned slot, unsigned off, unsigned len)
+{
+	uint32_t addr = 0x80000000u | slot << 11 | (off & 0xfc), v = 0;
+
+	bus_write(&r->pio, 0xcf8, (uint8_t *)&addr, 4);
+	bus_read(&r->pio, 0xcfc + (off & 3), (uint8_t *)&v, len);
+	return v;
+}
+
+static void cfg_write(struct rig *r, unsigned slot, unsigned off, uint32_t v, unsigned len)
+{
+	uint32_t addr = 0x80000000u | slot << 11 | (off & 0xfc);
+
+	bus_write(&r->pio, 0xcf8, (uint8_t *)&addr, 4);
+	bus_write(&r->pio, 0xcfc + (off & 3), (uint8_t *)&v, len);
+}
+
+static uint64_t bar_read(struct rig *r, uint64_t off, unsigned len)
+{
+	uint64_t v = 0;
+
+	bus_read(&r->mmio, r->bar + off, (uint8_t *)&v, len);
+	return v;
+}
+
+static void bar_write(struct rig *r, uint64_t off, uint64_t v, unsigned len)
+{
+	bus_write(&r->mmio, r->bar + off, (uint8_t *)&v, len);
+}
+
+static int rig_setup(void **state)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+
+	bus_init(&r->pio, "pio");
+	bus_init(&r->mmio, "mmio");
+	assert_int_equal(guest_mem_init(&r->mem, RAM_SIZE), 0);
+	assert_int_equal(
+		pci_host_init(&r->host, &r->pio, &r->mmio, MMIO_BASE, 0x1000000, 0xc000, 0x4000),
+		0);
+	struct msi_controller msi = {fake_alloc, fake_update, fake_trigger, &r->msi};
+	assert_int_equal(
+		virtio_rng_init(&r->rng, &r->mem, msi, (struct irq_line){fake_intx, r, 16}), 0);
+	assert_int_equal(pci_host_add(&r->host, &r->rng.vp.pci), 1);
+	*state = r;
+	return 0;
+}
+
+static int rig_teardown(void **state)
+{
+	struct rig *r = *state;
+
+	virtio_rng_exit(&r->rng);
+	pci_host_exit(&r->host);
+	guest_mem_destroy(&r->mem);
+	bus_destroy(&r->pio);
+	bus_destroy(&r->mmio);
+	free(r);
+	return 0;
+}
+
+/* What a driver does at probe: find BAR 0, enable decoding. */
+static void rig_enable(struct rig *r)
+{
+	r->bar = (cfg_read(r, 1, PCI_BAR0, 4) & ~0xfULL) | (uint64_t)cfg_read(r, 1, PCI_BAR0 + 4, 4)
+								   << 32;
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+}
+
+/* The feature handshake and one queue, up to DRIVER_OK. */
+static void rig_bring_up(struct rig *r, uint64_t features)
+{
+	rig_enable(r);
+	bar_write(r, STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	bar_write(r, GFSELECT, 0, 4);
+	bar_write(r, GF, (uint32_t)features, 4);
+	bar_write(r, GFSELECT, 1, 4);
+	bar_write(r, GF, (uint32_t)(features >> 32), 4);
+	bar_write(r, STATUS, 0x0b, 1);
+	assert_int_equal(bar_read(r, STATUS, 1) & VIRTIO_STATUS_FEATURES_OK,
+			 VIRTIO_STATUS_FEATURES_OK);
+	bar_write(r, Q_SELECT, 0, 2);
+	bar_write(r, Q_SIZE, QSIZE, 2);
+	bar_write(r, Q_DESC, DESC, 4);
+	bar_write(r, Q_AVAIL, AVAIL, 4);
+	bar_write(r, Q_USED, USED, 4);
+	bar_write(r, Q_ENABLE, 1, 2);
+	bar_write(r, STATUS, 0x0f, 1);
+}
+
+/* Posts one descriptor (addr, len, flags) as a chain of one. */
+static void post_one(struct rig *r, uint16_t id, uint64_t addr, uint32_t len, uint16_t flags)
+{
+	uint8_t *ram = r->mem.mapping;
+	struct virtq_desc d = {addr, len, flags, 0};
+
+	memcpy(ram + DESC + id * 16, &d, sizeof(d));
+	memcpy(ram + AVAIL + 4 + 2 * (r->avail_idx % QSIZE), &id, 2);
+	r->avail_idx++;
+	memcpy(ram + AVAIL + 2, &r->avail_idx, 2);
+}
+
+static uint16_t used_idx(struct rig *r)
+{
+	uint16_t idx;
+
+	memcpy(&idx, r->mem.mapping + USED + 2, 2);
+	return idx;
+}
+
+static void host_bridge_and_device_are_enumerable(void **state)
+{
+	struct rig *r = *state;
+
+	assert_int_equal(cfg_read(r, 0, PCI_CLASS_PROG + 1, 2), 0x0600); /* host bridge */
+	assert_int_equal(cfg_read(r, 1, PCI_VENDOR_ID, 2), 0x1af4);
+	assert_int_equal(cfg_read(r, 1, PCI_DEVICE_ID, 2), 0x1044); /* 0x1040 + rng */
+	assert_int_equal(cfg_read(r, 1, PCI_SUBSYSTEM_ID, 2), VIRTIO_ID_RNG);
+	assert_int_equal(cfg_read(r, 2, PCI_VENDOR_ID, 2), 0xffff); /* empty slot */
+	assert_true(cfg_read(r, 1, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
+}
+
+static void capability_list_names_every_virtio_structure(void **state)
+{
+	struct rig *r = *state;
+	unsigned seen = 0, msix = 0, hops = 0;
+
+	for (unsigned at = cfg_read(r, 1, PCI_CAPABILITY_LIST, 1); at && hops < 48; hops++) {
+		unsigned id = cfg_read(r, 1, at, 1);
+		if (id == 0x09) {
+			unsigned type = cfg_read(r, 1, at + 3, 1);
+			assert_int_equal(cfg_read(r, 1, at + 4, 1), 0); /* BAR 0 */
+			seen |= 1u << type;
+		} else if (id == 0x11) {
+			msix = at;
+		}
+		at = cfg_read(r, 1, at + 1, 1);
+	}
+	assert_int_equal(seen, (1u << 1) | (1u << 2) | (1u << 3));
+	assert_int_not_equal(msix, 0);
+	assert_int_equal((cfg_read(r, 1, msix + 2, 2) & 0x7ff) + 1, 2); /* config + 1 queue */
+}
+
+static void bar_sizing_reports_size_and_keeps_placement(void **state)
+{
+	struct rig *r = *state;
+	uint32_t lo = cfg_read(r, 1, PCI_BAR0, 4);
+
+	assert_int_equal(lo & 0x6, PCI_BAR_MEM_64);
+	cfg_write(r, 1, PCI_BAR0, 0xffffffff, 4);
+	assert_int_equal(cfg_read(r, 1, PCI_BAR0, 4) & ~0xfu,
+			 (uint32_t) ~(VIRTIO_PCI_BAR_SIZE - 1));
+	cfg_write(r, 1, PCI_BAR0, lo, 4);
+	assert_int_equal(cfg_read(r, 1, PCI_BAR0, 4), lo);
+	assert_true((lo & ~0xfu) >= MMIO_BASE);
+}
+
+static void bar_does_not_decode_until_memory_enabled(void **state)
+{
+	struct rig *r = *state;
+
+	r->bar = cfg_read(r, 1, PCI_BAR0, 4) & ~0xfULL;
+	assert_int_equal(bar_read(r, NUMQ, 2), 0xffff);
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_int_equal(bar_read(r, NUMQ, 2), 1);
+}
+
+static void features_offered_include_version_1_and_ring_features(void **state)
+{
+	struct rig *r = *state;
+
+	rig_enable(r);
+	bar_write(r, DFSELECT, 1, 4);
+	assert_true(bar_read(r, DF, 4) & 1); /* VERSION_1 is bit 32 */
+	bar_write(r, DFSELECT, 0, 4);
+	uint32_t low = (uint32_t)bar_read(r, DF, 4);
+	assert_true(low & (1u << 28)); /* INDIRECT_DESC */
+	assert_true(low & (1u << 29)); /* EVENT_IDX */
+}
+
+static void legacy_driver_without_version_1_is_refused(void **state)
+{
+	struct rig *r = *state;
+
+	rig_enable(r);
+	bar_write(r, STATUS, 0x03, 1);
+	bar_write(r, GFSELECT, 0, 4);
+	bar_write(r, GF, 1u << 28, 4);
+	bar_write(r, STATUS, 0x0b, 1);
+	assert_int_equal(bar_read(r, STATUS, 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+}
+
+static void unoffered_feature_is_refused(void **state)
+{
+	struct rig *r = *state;
+
+	rig_enable(r);
+	bar_write(r, STATUS, 0x03, 1);
+	bar_write(r, GFSELECT, 1, 4);
+	bar_write(r, GF, 1u | (1u << 20), 4); /* VERSION_1 plus an unknown bit */
+	bar_write(r, STATUS, 0x0b, 1);
+	assert_int_equal(bar_read(r, STATUS, 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+}
+
+static void rng_request_is_filled_and_interrupts_through_msix(void **state)
+{
+	struct rig *r = *state;
+
+	rig_bring_up(r, VIRTIO_F_VERSION_1);
+	/* MSI-X on: vector 1 for the queue, unmasked. */
+	unsigned msix_ctrl = 0;
+	for (unsigned at = cfg_read(r, 1, PCI_CAPABILITY_LIST, 1); at;
+	     at = cfg_read(r, 1, at + 1, 1))
+		if (cfg_read(r, 1, at, 1) == 0x11)
+			msix_ctrl = at + 2;
+	cfg_write(r, 1, msix_ctrl, 0x8000, 2);
+	bar_write(r, VIRTIO_PCI_MSIX_TABLE_OFF + 16, 0xfee00000, 4);
+	bar_write(r, VIRTIO_PCI_MSIX_TABLE_OFF + 24, 0x41, 4);
+	bar_write(r, VIRTIO_PCI_MSIX_TABLE_OFF + 28, 0, 4);
+	bar_write(r, Q_MSIX, 1, 2);
+	assert_int_equal(bar_read(r, Q_MSIX, 2), 1);
+
+	memset(r->mem.mapping + DATA, 0, 64);
+	post_one(r, 0, DATA, 64, VIRTQ_DESC_F_WRITE);
+	bar_write(r, VIRTIO_PCI_NOTIFY_OFF, 0, 2); /* the kick lands on the eventfd */
+	uint64_t kicks = 0;
+	assert_int_equal(read(r->rng.vp.kick_fds[0], &kicks, 8), 8);
+	assert_int_equal(kicks, 1);
+	virtio_pci_kicked(&r->rng.vp.kicks[0]); /* what the I/O thread does */
+
+	assert_int_equal(used_idx(r), 1);
+	uint32_t len;
+	memcpy(&len, r->mem.mapping + USED + 4 + 4, 4);
+	assert_int_equal(len, 64);
+	static const uint8_t zero[64];
+	assert_memory_not_equal(r->mem.mapping + DATA, zero, 64);
+	assert_int_equal(r->msi.fired[1], 1);
+	assert_int_equal(r->msi.addr[1], 0xfee00000);
+	assert_int_equal(r->msi.data[1], 0x41);
+	assert_int_equal(r->rng.bytes_served, 64);
+}
+
+static void masked_vector_is_held_pending_until_unmasked(void **state)
+{
+	struct rig *r = *state;
+
+	rig_bring_up(r, VIRTIO_F_VERSION_1);
+	unsigned ctrl = 0;
+	for (unsigned at = cfg_read(r, 1, PCI_CAPABILITY_LIST, 1); at;
+	     at = cfg_read(r, 1, at + 1, 1))
+		if (cfg_read(r, 1, at, 1) == 0x11)
+			ctrl = at + 2;
+	cfg_write(r, 1, ctrl, 0x8000, 2);
+	bar_write(r, Q_MSIX, 1, 2); /* vector 1 stays masked (reset state) */
+	post_one(r, 0, DATA, 16, VIRTQ_DESC_F_WRITE);
+	virtio_pci_kicked(&r->rng.vp.kicks[0]);
+	assert_int_equal(r->msi.fired[1], 0);
+	assert_int_equal(bar_read(r, VIRTIO_PCI_MSIX_PBA_OFF, 8), 1u << 1);
+	bar_write(r, VIRTIO_PCI_MSIX_TABLE_OFF + 28, 0, 4); /* unmask */
+	assert_int_equal(r->msi.fired[1], 1);
+	assert_int_equal(bar_read(r, VIRTIO_PCI_MSIX_PBA_OFF, 8), 0);
+}
+
+static void without_msix_interrupt_is_intx_and_isr_read_clears_it(void **state)
+{
+	struct rig *r = *state;
+
+	rig_bring_up(r, VIRTIO_F_VERSION_1);
+	post_one(r, 0, DATA, 16, VIRTQ_DESC_F_WRITE);
+	virtio_pci_kicked(&r->rng.vp.kicks[0]);
+	assert_int_equal(r->intx_level, 1);
+	assert_int_equal(bar_read(r, VIRTIO_PCI_ISR_OFF, 1), 1);
+	assert_int_equal(r->intx_level, 0);
+	assert_int_equal(bar_read(r, VIRTIO_PCI_ISR_OFF, 1), 0);
+}
+
+static void rng_request_with_readable_buffer_needs_reset(void **state)
+{
+	struct rig *r = *state;
+
+	rig_bring_up(r, VIRTIO_F_VERSION_1);
+	post_one(r, 0, DATA, 16, 0); /* device-readable: not an rng request */
+	virtio_pci_kicked(&r->rng.vp.kicks[0]);
+	assert_int_equal(used_idx(r), 0);
+	assert_true(bar_read(r, STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	/* Further kicks do nothing until the driver resets the device. */
+	post_one(r, 1, DATA, 16, VIRTQ_DESC_F_WRITE);
+	virtio_pci_kicked(&r->rng.vp.kicks[0]);
+	assert_int_equal(used_idx(r), 0);
+	bar_write(r, STATUS, 0, 1);
+	assert_int_equal(bar_read(r, STATUS, 1), 0);
+}
+
+static void buffer_outside_ram_needs_reset_and_touches_nothing(void **state)
+{
+	struct rig *r = *state;
+
+	rig_bring_up(r, VIRTIO_F_VERSION_1);
+	post_one(r, 0, RAM_SIZE - 8, 64, VIRTQ_DESC_F_WRITE);
+	virtio_pci_kicked(&r->rng.vp.kicks[0]);
+	assert_true(bar_read(r, STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(used_idx(r), 0);
+	assert_int_equal(r->rng.bytes_served, 0);
+}
+
+static void ring_outside_ram_fails_queue_enable(void **state)
+{
+	struct rig *r = *state;
+
+	rig_enable(r);
+	bar_write(r, STATUS, 0x03, 1);
+	bar_write(r, GFSELECT, 1, 4);
+	bar_write(r, GF, 1, 4);
+	bar_write(r, STATUS, 0x0b, 1);
+	bar_write(r, Q_SIZE, QSIZE, 2);
+	bar_write(r, Q_DESC, RAM_SIZE - 16, 4);
+	bar_write(r, Q_AVAIL, AVAIL, 4);
+	bar_write(r, Q_USED, USED, 4);
+	bar_write(r, Q_ENABLE, 1, 2);
+	assert_int_equal(bar_read(r, Q_ENABLE, 2), 0);
+	assert_true(bar_read(r, STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void queue_registers_out_of_range_are_harmless(void **state)
+{
+	struct rig *r = *state;
+
+	rig_enable(r);
+	bar_write(r, Q_SELECT, 7, 2); /* rng has one queue */
+	bar_write(r, Q_SIZE, 4, 2);
+	bar_write(r, Q_ENABLE, 1, 2);
+	assert_int_equal(bar_read(r, Q_SIZE, 2), 0);
+	assert_int_equal(bar_read(r, Q_MSIX, 2), 0xffff);
+	bar_write(r, MSIX_CONFIG, 40, 2); /* beyond the table */
+	assert_int_equal(bar_read(r, MSIX_CONFIG, 2), 0xffff);
+	bar_write(r, VIRTIO_PCI_NOTIFY_OFF + 4 * 7, 0, 2); /* kick of a queue that is not there */
+	bar_write(r, VIRTIO_PCI_MSIX_TABLE_OFF + 16 * 60, 1, 4);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, rig_setup, rig_teardown)
+	const struct CMUnitTest tests[] = {
+		T(host_bridge_and_device_are_enumerable),
+		T(capability_list_names_every_virtio_structure),
+		T(bar_sizing_reports_size_and_keeps_placement),
+		T(bar_does_not_decode_until_memory_enabled),
+		T(features_offered_include_version_1_and_ring_features),
+		T(legacy_driver_without_version_1_is_refused),
+		T(unoffered_feature_is_refused),
+		T(rng_request_is_filled_and_interrupts_through_msix),
+		T(masked_vector_is_held_pending_until_unmasked),
+		T(without_msix_interrupt_is_intx_and_isr_read_clears_it),
+		T(rng_request_with_readable_buffer_needs_reset),
+		T(buffer_outside_ram_needs_reset_and_touches_nothing),
+		T(ring_outside_ram_fails_queue_enable),
+		T(queue_registers_out_of_range_are_harmless),
+	};
+	return cmocka_run_group_tests_name("virtio_pci", tests, NULL, NULL);
+}

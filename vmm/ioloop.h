@@ -1,0 +1,41 @@
+/* The VM's I/O thread: one io_uring that waits on device eventfds (queue
+ * notifications from KVM ioeventfds) and, later, carries the devices' own
+ * asynchronous I/O. Callbacks run on the I/O thread, never on a vCPU. */
+#ifndef SKIFF_VMM_IOLOOP_H
+#define SKIFF_VMM_IOLOOP_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#define IOLOOP_MAX_WATCHES 128
+
+typedef void (*ioloop_fn)(void *opaque);
+
+struct ioloop_watch {
+	int fd;
+	ioloop_fn fn;
+	void *opaque;
+};
+
+struct ioloop {
+	struct io_uring ring;
+	bool ring_ready;
+	pthread_t thread;
+	bool thread_started;
+	int stop_fd; /* eventfd: wakes the loop to exit */
+	unsigned nr_watches;
+	struct ioloop_watch watches[IOLOOP_MAX_WATCHES];
+};
+
+int ioloop_init(struct ioloop *loop);
+void ioloop_destroy(struct ioloop *loop);
+
+/* Calls fn(opaque) on the I/O thread each time fd (an eventfd) becomes
+ * readable, after draining its counter. Register before ioloop_start. */
+int ioloop_watch_eventfd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque);
+
+int ioloop_start(struct ioloop *loop);
+void ioloop_stop(struct ioloop *loop);
+
+#endif

@@ -1,0 +1,93 @@
+#include "vmm/vm_pci.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "vmm/vm.h"
+
+static int vm_pci_fail(char *err, size_t n, const char *what, int rc)
+{
+	snprintf(err, n, "%s: %s", what, strerror(-rc));
+	return SKIFF_EXIT_VMM_ERROR;
+}
+
+static struct irq_line vm_pci_intx(struct vm *vm)
+{
+	unsigned gsi = VM_PCI_INTX_GSI_BASE + vm->nr_pci_devices % VM_PCI_INTX_GSIS;
+
+	return (struct irq_line){irq_router_set_line, &vm->irqs, gsi};
+}
+
+/* Puts a virtio function on the bus and lets KVM and the I/O thread take
+ * its queue kicks: a kick never exits to a vCPU thread. */
+static int vm_pci_plug_virtio(struct vm *vm, struct virtio_pci *vp)
+{
+	/* Zero length matches a notify write of any width. */
+	unsigned len =
+		ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0 ? 0 : 2;
+	int rc = pci_host_add(&vm->pci, &vp->pci);
+
+	if (rc < 0)
+		return rc;
+	vm->nr_pci_devices++;
+	for (unsigned q = 0; q < vp->vdev.ops->num_queues; q++) {
+		rc = irq_router_add_ioeventfd(&vm->irqs, virtio_pci_notify_addr(vp, q), len,
+					      vp->kick_fds[q]);
+		if (!rc)
+			rc = ioloop_watch_eventfd(&vm->ioloop, vp->kick_fds[q], virtio_pci_kicked,
+						  &vp->kicks[q]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int vm_pci_add_rng(struct vm *vm, char *err, size_t n)
+{
+	int rc;
+
+	vm->rng = calloc(1, sizeof(*vm->rng));
+	if (!vm->rng)
+		return vm_pci_fail(err, n, "virtio-rng", -ENOMEM);
+	rc = virtio_rng_init(vm->rng, &vm->mem, irq_router_msi_controller(&vm->irqs),
+			     vm_pci_intx(vm));
+	if (!rc)
+		rc = vm_pci_plug_virtio(vm, &vm->rng->vp);
+	return rc ? vm_pci_fail(err, n, "virtio-rng", rc) : 0;
+}
+
+int vm_pci_create(struct vm *vm, char *err, size_t n)
+{
+	int rc;
+
+	irq_router_init(&vm->irqs, vm->vm_fd);
+	rc = ioloop_init(&vm->ioloop);
+	if (rc)
+		return vm_pci_fail(err, n, "I/O thread (io_uring)", rc);
+	rc = pci_host_init(&vm->pci, &vm->pio, &vm->mmio, VM_PCI_MMIO_BASE,
+			   VM_PCI_MMIO_END - VM_PCI_MMIO_BASE, VM_PCI_PIO_BASE,
+			   VM_PCI_PIO_END - VM_PCI_PIO_BASE);
+	if (rc)
+		return vm_pci_fail(err, n, "PCI host bridge", rc);
+	if (vm->cfg->rng && (rc = vm_pci_add_rng(vm, err, n)))
+		return rc;
+	return 0;
+}
+
+void vm_pci_destroy(struct vm *vm)
+{
+	ioloop_destroy(&vm->ioloop);
+	if (vm->rng) {
+		virtio_rng_exit(vm->rng);
+		free(vm->rng);
+		vm->rng = NULL;
+	}
+	if (vm->pci.pio)
+		pci_host_exit(&vm->pci);
+	if (vm->irqs.vm_fd > 0)
+		irq_router_exit(&vm->irqs);
+}
