@@ -39,8 +39,11 @@ finish() {
 	sleep 30
 }
 # Record that this test host cannot run anything, with the reason on stderr.
+# Test host 2 only says so on its console and stops: kvm-host then reports
+# that it stopped while booting, with that console.
 cannot_run() {
 	say "$*"
+	[ "$id" = 1 ] || finish
 	echo "kvm-host: in test host $id: $*" >>"$R/err"
 	: >"$R/cannot-run"
 	echo 125 >"$R/status"
@@ -58,7 +61,6 @@ for i in "${!SHARE_PATHS[@]}"; do
 	"$BB" mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap "w$i" "$path" ||
 		cannot_run "cannot mount the writable share $path"
 done
-
 
 # Runs one peer job: $1 is its directory, made by kvm-host-peer.
 peer_job() {
