@@ -57,9 +57,38 @@ static int ioloop_arm(struct ioloop *loop, int fd, uint64_t tag)
 	return 0;
 }
 
+struct io_uring_sqe *ioloop_prep(struct ioloop *loop, struct ioloop_op *op)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+
+	if (!sqe) {
+		/* Make room by handing the kernel what is queued. */
+		io_uring_submit(&loop->ring);
+		sqe = io_uring_get_sqe(&loop->ring);
+	}
+	if (sqe)
+		io_uring_sqe_set_data(sqe, op);
+	return sqe;
+}
+
+/* user_data: a watch index, the stop tag, or an ioloop_op pointer (never
+ * below the page size, so never a watch index). */
+static bool ioloop_is_watch(uint64_t tag)
+{
+	return tag < IOLOOP_MAX_WATCHES;
+}
+
 static void ioloop_dispatch(struct ioloop *loop, struct io_uring_cqe *cqe)
 {
 	uint64_t tag = io_uring_cqe_get_data64(cqe);
+
+	if (!ioloop_is_watch(tag)) {
+		struct ioloop_op *op = io_uring_cqe_get_data(cqe);
+		op->done(op, cqe->res);
+		return;
+	}
+	if (tag >= loop->nr_watches || cqe->res < 0)
+		return;
 	struct ioloop_watch *w = &loop->watches[tag];
 	uint64_t count;
 
@@ -67,8 +96,8 @@ static void ioloop_dispatch(struct ioloop *loop, struct io_uring_cqe *cqe)
 	while (read(w->fd, &count, sizeof(count)) == (ssize_t)sizeof(count))
 		;
 	w->fn(w->opaque);
-	if (!(cqe->flags & IORING_CQE_F_MORE) && ioloop_arm(loop, w->fd, tag) == 0)
-		io_uring_submit(&loop->ring);
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		ioloop_arm(loop, w->fd, tag);
 }
 
 static void *ioloop_thread(void *arg)
@@ -90,9 +119,11 @@ static void *ioloop_thread(void *arg)
 			io_uring_cqe_seen(&loop->ring, cqe);
 			break;
 		}
-		if (tag < loop->nr_watches && cqe->res >= 0)
-			ioloop_dispatch(loop, cqe);
+		ioloop_dispatch(loop, cqe);
 		io_uring_cqe_seen(&loop->ring, cqe);
+		/* Whatever the callbacks queued goes to the kernel in one go. */
+		if (io_uring_sq_ready(&loop->ring))
+			io_uring_submit(&loop->ring);
 	}
 	return NULL;
 }

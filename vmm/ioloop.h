@@ -12,6 +12,12 @@
 
 typedef void (*ioloop_fn)(void *opaque);
 
+/* An asynchronous operation a device submitted on the I/O thread; done
+ * runs there too, with the io_uring result (bytes, or -errno). */
+struct ioloop_op {
+	void (*done)(struct ioloop_op *op, int res);
+};
+
 struct ioloop_watch {
 	int fd;
 	ioloop_fn fn;
@@ -34,6 +40,11 @@ void ioloop_destroy(struct ioloop *loop);
 /* Calls fn(opaque) on the I/O thread each time fd (an eventfd) becomes
  * readable, after draining its counter. Register before ioloop_start. */
 int ioloop_watch_eventfd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque);
+
+/* On the I/O thread only: an SQE for op, or NULL when the ring is full (the
+ * caller retries after completions). Submitted when the current round of
+ * callbacks ends. */
+struct io_uring_sqe *ioloop_prep(struct ioloop *loop, struct ioloop_op *op);
 
 int ioloop_start(struct ioloop *loop);
 void ioloop_stop(struct ioloop *loop);

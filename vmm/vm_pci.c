@@ -60,6 +60,25 @@ static int vm_pci_add_rng(struct vm *vm, char *err, size_t n)
 	return rc ? vm_pci_fail(err, n, "virtio-rng", rc) : 0;
 }
 
+static int vm_pci_add_disk(struct vm *vm, const struct disk_config *disk, char *err, size_t n)
+{
+	struct virtio_blk *blk = calloc(1, sizeof(*blk));
+	int rc;
+
+	if (!blk)
+		return vm_pci_fail(err, n, "virtio-blk", -ENOMEM);
+	if (virtio_blk_open(blk, disk->path, disk->read_only, err, n)) {
+		free(blk);
+		return SKIFF_EXIT_USAGE;
+	}
+	vm->disks[vm->nr_disks++] = blk;
+	rc = virtio_blk_init(blk, &vm->mem, &vm->ioloop, irq_router_msi_controller(&vm->irqs),
+			     vm_pci_intx(vm));
+	if (!rc)
+		rc = vm_pci_plug_virtio(vm, &blk->vp);
+	return rc ? vm_pci_fail(err, n, "virtio-blk", rc) : 0;
+}
+
 int vm_pci_create(struct vm *vm, char *err, size_t n)
 {
 	int rc;
@@ -73,6 +92,9 @@ int vm_pci_create(struct vm *vm, char *err, size_t n)
 			   VM_PCI_PIO_END - VM_PCI_PIO_BASE);
 	if (rc)
 		return vm_pci_fail(err, n, "PCI host bridge", rc);
+	for (unsigned i = 0; i < vm->cfg->nr_disks; i++)
+		if ((rc = vm_pci_add_disk(vm, &vm->cfg->disks[i], err, n)))
+			return rc;
 	if (vm->cfg->rng && (rc = vm_pci_add_rng(vm, err, n)))
 		return rc;
 	return 0;
@@ -81,6 +103,11 @@ int vm_pci_create(struct vm *vm, char *err, size_t n)
 void vm_pci_destroy(struct vm *vm)
 {
 	ioloop_destroy(&vm->ioloop);
+	for (unsigned i = 0; i < vm->nr_disks; i++) {
+		virtio_blk_exit(vm->disks[i]);
+		free(vm->disks[i]);
+	}
+	vm->nr_disks = 0;
 	if (vm->rng) {
 		virtio_rng_exit(vm->rng);
 		free(vm->rng);

@@ -35,6 +35,7 @@ void virtio_device_reset(struct virtio_device *vdev)
 	if (vdev->ops->reset && vdev->status)
 		vdev->ops->reset(vdev);
 	vdev->status = 0;
+	vdev->generation++;
 	vdev->driver_features = 0;
 	vdev->error_logged = false;
 	vdev->config_vector = VIRTIO_NO_VECTOR;
@@ -139,6 +140,8 @@ static int virtio_queue_drain_some(struct virtio_device *vdev, struct virtq *vq,
 	while (*budget && (rc = virtq_pop(vq, &chain)) == 1) {
 		(*budget)--;
 		int64_t written = fn(vdev, &chain);
+		if (written == VIRTIO_CHAIN_PENDING)
+			continue;
 		if (written < 0) {
 			virtio_device_error(vdev, "malformed request");
 			return -1;
@@ -178,4 +181,14 @@ void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn 
 		virtio_queue_notify_driver(vdev, q);
 	if (rc == 0 && vdev->transport->kick)
 		vdev->transport->kick(vdev, q);
+}
+
+void virtio_queue_complete(struct virtio_device *vdev, unsigned q, uint32_t generation,
+			   uint16_t head, uint32_t written)
+{
+	pthread_mutex_lock(&vdev->lock);
+	if (generation == vdev->generation && q < vdev->ops->num_queues &&
+	    virtq_push(&vdev->vqs[q], head, written) == 0)
+		virtio_queue_notify_driver(vdev, q);
+	pthread_mutex_unlock(&vdev->lock);
 }

@@ -69,6 +69,7 @@ struct virtio_device {
 	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
 	uint16_t config_vector;
 	bool error_logged;
+	uint32_t generation; /* counts resets */
 
 	const struct virtio_transport_ops *transport;
 	void *transport_ctx;
@@ -88,12 +89,23 @@ void virtio_queue_notify_driver(struct virtio_device *vdev, unsigned q);
  * rules (direction, minimum size), which marks the device broken. */
 typedef int64_t (*virtio_chain_fn)(struct virtio_device *vdev, struct virtq_chain *chain);
 
+/* Returned by a virtio_chain_fn that started asynchronous work: the device
+ * gives the chain back later with virtio_queue_complete(). */
+#define VIRTIO_CHAIN_PENDING (-2)
+
 /* The usual kick handler body: pops every available chain of queue q,
  * hands each to fn, pushes it back, re-enables notifications and checks
  * once more for buffers that raced with that, then interrupts the driver
  * if it wants to be. Work per call is bounded; if more remains the queue
  * is kicked again rather than starving the other devices. Lock held. */
 void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn);
+
+/* Gives back a chain whose work finished asynchronously, and interrupts
+ * the driver if it wants to be. generation is vdev->generation when the
+ * chain was popped: a chain from before a device reset is dropped. Takes
+ * the device lock. */
+void virtio_queue_complete(struct virtio_device *vdev, unsigned q, uint32_t generation,
+			   uint16_t head, uint32_t written);
 
 /* The guest broke the rules: log why (once), set DEVICE_NEEDS_RESET and
  * tell the driver with a config interrupt. The device stops processing

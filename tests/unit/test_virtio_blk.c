@@ -1,0 +1,312 @@
+/* virtio-blk end to end without KVM: a real image file, the real io_uring
+ * I/O thread, rings in a real guest RAM; the test plays the driver. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "devices/virtio/virtio_blk.h"
+#include "mm/guest_mem.h"
+
+#define RAM_SIZE (4 * GUEST_MIB)
+#define QSIZE 16
+#define DESC 0x10000ULL
+#define AVAIL 0x11000ULL
+#define USED 0x12000ULL
+#define HDR 0x20000ULL
+#define STATUS_AT 0x21000ULL
+#define DATA 0x30000ULL
+#define IMAGE_SECTORS 2048
+
+struct rig {
+	char image[64];
+	struct guest_mem mem;
+	struct ioloop loop;
+	struct virtio_blk blk;
+	uint16_t avail_idx;
+	int irqs;
+};
+
+static int fake_alloc(void *ctx)
+{
+	return 0;
+}
+
+static int fake_update(void *ctx, int route, uint64_t addr, uint32_t data)
+{
+	return 0;
+}
+
+static void fake_trigger(void *ctx, int route)
+{
+}
+
+static void fake_intx(void *ctx, unsigned gsi, int level)
+{
+	struct rig *r = ctx;
+
+	__atomic_add_fetch(&r->irqs, level, __ATOMIC_SEQ_CST);
+}
+
+static uint8_t *ram(struct rig *r, uint64_t gpa)
+{
+	return r->mem.mapping + gpa;
+}
+
+static void rig_start(struct rig *r, bool read_only)
+{
+	char err[256];
+
+	assert_int_equal(virtio_blk_open(&r->blk, r->image, read_only, err, sizeof(err)), 0);
+	assert_int_equal(ioloop_init(&r->loop), 0);
+	struct msi_controller msi = {fake_alloc, fake_update, fake_trigger, r};
+	assert_int_equal(virtio_blk_init(&r->blk, &r->mem, &r->loop, msi,
+					 (struct irq_line){fake_intx, r, 16}),
+			 0);
+	assert_int_equal(ioloop_watch_eventfd(&r->loop, r->blk.vp.kick_fds[0], virtio_pci_kicked,
+					      &r->blk.vp.kicks[0]),
+			 0);
+	assert_int_equal(ioloop_start(&r->loop), 0);
+
+	struct virtio_device *vdev = &r->blk.vp.vdev;
+	pthread_mutex_lock(&vdev->lock);
+	virtio_device_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	vdev->driver_features = VIRTIO_F_VERSION_1 | VIRTIO_BLK_F_FLUSH;
+	virtio_device_set_status(vdev, 0x0b);
+	vdev->vqs[0].size = QSIZE;
+	vdev->vqs[0].desc_gpa = DESC;
+	vdev->vqs[0].avail_gpa = AVAIL;
+	vdev->vqs[0].used_gpa = USED;
+	virtio_device_enable_queue(vdev, 0);
+	virtio_device_set_status(vdev, 0x0f);
+	pthread_mutex_unlock(&vdev->lock);
+	assert_true(vdev->vqs[0].ready);
+}
+
+static int rig_setup(void **state)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+
+	snprintf(r->image, sizeof(r->image), "/tmp/skiff-blk-test.XXXXXX");
+	int fd = mkstemp(r->image);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, IMAGE_SECTORS * 512), 0);
+	close(fd);
+	assert_int_equal(guest_mem_init(&r->mem, RAM_SIZE), 0);
+	*state = r;
+	return 0;
+}
+
+static int rig_teardown(void **state)
+{
+	struct rig *r = *state;
+
+	ioloop_destroy(&r->loop);
+	if (r->blk.vp.vdev.ops)
+		virtio_blk_exit(&r->blk);
+	guest_mem_destroy(&r->mem);
+	unlink(r->image);
+	free(r);
+	return 0;
+}
+
+static void set_desc(struct rig *r, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+		     uint16_t next)
+{
+	struct virtq_desc d = {addr, len, flags, next};
+
+	memcpy(ram(r, DESC + 16 * i), &d, sizeof(d));
+}
+
+static uint16_t used_idx(struct rig *r)
+{
+	return __atomic_load_n((uint16_t *)ram(r, USED + 2), __ATOMIC_ACQUIRE);
+}
+
+/* Publishes head 0, kicks, and waits (bounded) for the device to use it. */
+static uint8_t submit_and_wait(struct rig *r)
+{
+	uint16_t before = used_idx(r);
+	uint64_t one = 1;
+
+	*ram(r, STATUS_AT) = 0xee;
+	memset(ram(r, AVAIL + 4 + 2 * (r->avail_idx % QSIZE)), 0, 2);
+	r->avail_idx++;
+	__atomic_store_n((uint16_t *)ram(r, AVAIL + 2), r->avail_idx, __ATOMIC_RELEASE);
+	assert_int_equal(write(r->blk.vp.kick_fds[0], &one, 8), 8);
+	for (int i = 0; i < 5000 && used_idx(r) == before; i++)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	if (used_idx(r) == before)
+		return 0xee;
+	return *ram(r, STATUS_AT);
+}
+
+/* header -> data -> status, as Linux lays out a request. */
+static uint8_t request(struct rig *r, uint32_t type, uint64_t sector, uint32_t data_len,
+		       bool data_to_guest)
+{
+	struct {
+		uint32_t type, reserved;
+		uint64_t sector;
+	} hdr = {type, 0, sector};
+
+	memcpy(ram(r, HDR), &hdr, sizeof(hdr));
+	if (data_len) {
+		set_desc(r, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+		set_desc(r, 1, DATA, data_len,
+			 VIRTQ_DESC_F_NEXT | (data_to_guest ? VIRTQ_DESC_F_WRITE : 0), 2);
+		set_desc(r, 2, STATUS_AT, 1, VIRTQ_DESC_F_WRITE, 0);
+	} else {
+		set_desc(r, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+		set_desc(r, 1, STATUS_AT, 1, VIRTQ_DESC_F_WRITE, 0);
+	}
+	return submit_and_wait(r);
+}
+
+static void read_image(struct rig *r, uint64_t off, void *buf, size_t len)
+{
+	int fd = open(r->image, O_RDONLY);
+
+	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+static void write_then_read_round_trips_through_the_image(void **state)
+{
+	struct rig *r = *state;
+	char back[1024];
+
+	rig_start(r, false);
+	memset(ram(r, DATA), 'A', 1024);
+	assert_int_equal(request(r, VIRTIO_BLK_T_OUT, 7, 1024, false), VIRTIO_BLK_S_OK);
+	read_image(r, 7 * 512, back, sizeof(back));
+	assert_memory_equal(back, ram(r, DATA), 1024);
+
+	memset(ram(r, DATA), 0, 1024);
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 7, 1024, true), VIRTIO_BLK_S_OK);
+	assert_memory_equal(ram(r, DATA), back, 1024);
+	uint32_t used_len;
+	memcpy(&used_len, ram(r, USED + 4 + 8 * 1 + 4), 4);
+	assert_int_equal(used_len, 1024 + 1); /* data and status written */
+	assert_true(r->irqs > 0);
+}
+
+static void flush_and_get_id_complete(void **state)
+{
+	struct rig *r = *state;
+
+	rig_start(r, false);
+	assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0, false), VIRTIO_BLK_S_OK);
+	assert_int_equal(request(r, VIRTIO_BLK_T_GET_ID, 0, 20, true), VIRTIO_BLK_S_OK);
+	assert_memory_equal(ram(r, DATA), "skiff-blk-test", 14);
+}
+
+static void read_only_disk_refuses_writes_and_keeps_data(void **state)
+{
+	struct rig *r = *state;
+	char back[512], zero[512] = {0};
+
+	rig_start(r, true);
+	assert_true(r->blk.vp.vdev.host_features & VIRTIO_BLK_F_RO);
+	memset(ram(r, DATA), 'B', 512);
+	assert_int_equal(request(r, VIRTIO_BLK_T_OUT, 0, 512, false), VIRTIO_BLK_S_IOERR);
+	read_image(r, 0, back, sizeof(back));
+	assert_memory_equal(back, zero, 512);
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+}
+
+static void access_past_the_end_fails_with_ioerr(void **state)
+{
+	struct rig *r = *state;
+
+	rig_start(r, false);
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, IMAGE_SECTORS - 1, 1024, true),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(request(r, VIRTIO_BLK_T_OUT, UINT64_MAX - 1, 1024, false),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 100, true), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(request(r, 77, 0, 0, false), VIRTIO_BLK_S_UNSUPP);
+	/* The device is still healthy afterwards. */
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+}
+
+static void write_zeroes_clears_the_range(void **state)
+{
+	struct rig *r = *state;
+	char back[512], zero[512] = {0};
+	struct {
+		uint64_t sector;
+		uint32_t num, flags;
+	} range = {3, 1, 0};
+
+	rig_start(r, false);
+	memset(ram(r, DATA), 'C', 512);
+	assert_int_equal(request(r, VIRTIO_BLK_T_OUT, 3, 512, false), VIRTIO_BLK_S_OK);
+	memcpy(ram(r, DATA), &range, sizeof(range));
+	assert_int_equal(request(r, VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, false), VIRTIO_BLK_S_OK);
+	read_image(r, 3 * 512, back, sizeof(back));
+	assert_memory_equal(back, zero, 512);
+}
+
+static void request_without_status_byte_needs_reset(void **state)
+{
+	struct rig *r = *state;
+
+	rig_start(r, false);
+	set_desc(r, 0, HDR, 16, 0, 0); /* header only: nowhere to put a status */
+	memset(ram(r, HDR), 0, 16);
+	submit_and_wait(r);
+	for (int i = 0; i < 5000 && !virtio_device_broken(&r->blk.vp.vdev); i++)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	assert_true(r->blk.vp.vdev.status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(used_idx(r), 0);
+}
+
+static void second_writer_is_refused_by_the_lock(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_blk *other = calloc(1, sizeof(*other));
+	char err[256];
+
+	rig_start(r, false);
+	assert_int_equal(virtio_blk_open(other, r->image, false, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "locked by another process"));
+	assert_int_equal(virtio_blk_open(other, r->image, true, err, sizeof(err)), -1);
+	free(other);
+}
+
+static void missing_image_is_named_in_the_error(void **state)
+{
+	struct virtio_blk *blk = calloc(1, sizeof(*blk));
+	char err[256];
+
+	assert_int_equal(virtio_blk_open(blk, "/nonexistent/disk.img", false, err, sizeof(err)),
+			 -1);
+	assert_string_equal(err, "disk '/nonexistent/disk.img': No such file or directory");
+	assert_int_equal(blk->fd, -1);
+	free(blk);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, rig_setup, rig_teardown)
+	const struct CMUnitTest tests[] = {
+		T(write_then_read_round_trips_through_the_image),
+		T(flush_and_get_id_complete),
+		T(read_only_disk_refuses_writes_and_keeps_data),
+		T(access_past_the_end_fails_with_ioerr),
+		T(write_zeroes_clears_the_range),
+		T(request_without_status_byte_needs_reset),
+		T(second_writer_is_refused_by_the_lock),
+		cmocka_unit_test(missing_image_is_named_in_the_error),
+	};
+	return cmocka_run_group_tests_name("virtio_blk", tests, NULL, NULL);
+}
