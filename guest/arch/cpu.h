@@ -18,6 +18,32 @@ static inline uint8_t inb(uint16_t port)
 	return value;
 }
 
+static inline void outw(uint16_t port, uint16_t value)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t value;
+
+	__asm__ volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
+	return value;
+}
+
+static inline void outl(uint16_t port, uint32_t value)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t value;
+
+	__asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
+	return value;
+}
+
 static inline uint64_t rdmsr(uint32_t msr)
 {
 	uint32_t lo, hi;
@@ -70,6 +96,20 @@ static inline uint64_t rdtsc(void)
 static inline void cpu_relax(void)
 {
 	__asm__ volatile("pause" : : : "memory");
+}
+
+/* Orders all earlier loads and stores before all later ones. Needed
+ * between publishing to a ring and reading the device's side of it (x86
+ * may pass a load ahead of an older store). */
+static inline void mb(void)
+{
+	__asm__ volatile("mfence" : : : "memory");
+}
+
+/* Compiler-only barrier: x86 keeps stores in order, and loads in order. */
+static inline void barrier(void)
+{
+	__asm__ volatile("" : : : "memory");
 }
 
 static inline void irq_enable(void)

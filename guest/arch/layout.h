@@ -35,6 +35,8 @@
 #define VECTOR_PIC_BASE 0x20	 /* 0x20-0x2f: the masked 8259s, remapped out of the way */
 #define VECTOR_ISA_IRQ_BASE 0x30 /* 0x30-0x3f: ISA IRQ n via the IOAPIC is 0x30 + n */
 #define VECTOR_LAPIC_TIMER 0x40
+#define VECTOR_MSI_BASE 0x50 /* 0x50-0x8f: MSI-X vectors, handed out by drivers/virtio_pci.c */
+#define VECTOR_MSI_COUNT 64
 #define VECTOR_LAPIC_ERROR 0xfe
 #define VECTOR_SPURIOUS 0xff
 #define NR_VECTORS 256

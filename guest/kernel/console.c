@@ -8,6 +8,7 @@
 #include "arch/lapic.h"
 #include "arch/layout.h"
 #include "drivers/uart.h"
+#include "kernel/idle.h"
 #include "kernel/platform.h"
 #include "lib/format.h"
 #include "lib/ring.h"
@@ -125,7 +126,9 @@ uint8_t console_getc(void)
 			irq_enable();
 			return c;
 		}
-		/* The timer tick or the UART interrupt ends the halt. */
+		/* Drivers' idle work (network receive...), then sleep: the
+		 * tick, the UART or a device interrupt ends the halt. */
+		idle_run_hooks();
 		irq_enable_and_halt();
 	}
 }

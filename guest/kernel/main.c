@@ -7,12 +7,15 @@
 #include "arch/ioapic.h"
 #include "arch/lapic.h"
 #include "arch/smp.h"
+#include "drivers/pci.h"
 #include "drivers/pic.h"
+#include "drivers/virtio_pci.h"
 #include "kernel/bootinfo.h"
 #include "kernel/clock.h"
 #include "kernel/cmdline.h"
 #include "kernel/console.h"
 #include "kernel/cpus.h"
+#include "kernel/dma.h"
 #include "kernel/memmap.h"
 #include "kernel/platform.h"
 #include "kernel/version.h"
@@ -66,6 +69,17 @@ static void setup_time(void)
 	clock_start_tick();
 }
 
+/* PCI and the virtio drivers: after the clock (their timeouts) and with
+ * interrupts on (MSI-X). */
+static void setup_devices(void)
+{
+	dma_init();
+	pci_init();
+	if (pci_count())
+		kprintf("skiff-guest: %u PCI function(s)\n", pci_count());
+	virtio_pci_init_all();
+}
+
 void kernel_main(uint32_t start_info_paddr)
 {
 	clock_mark_boot();
@@ -81,6 +95,7 @@ void kernel_main(uint32_t start_info_paddr)
 	console_enable_input_interrupt();
 	smp_start_aps();
 	kprintf("skiff-guest: %u of %u CPU(s) online\n", cpus_online(), cpus_count());
+	setup_devices();
 	kprintf("skiff-guest ready\n");
 	shell_run(bootinfo.cmdline);
 }

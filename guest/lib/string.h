@@ -4,7 +4,9 @@
 #ifndef GUEST_LIB_STRING_H
 #define GUEST_LIB_STRING_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
@@ -17,5 +19,8 @@ int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 /* Copies at most size-1 bytes and always terminates (when size > 0). */
 size_t strlcpy(char *dst, const char *src, size_t size);
+/* A whole string as a decimal or 0x-prefixed hex number; false on anything
+ * else (empty, stray characters, overflow). */
+bool parse_u64(const char *s, uint64_t *out);
 
 #endif

@@ -6,6 +6,7 @@
 #include "arch/cpu.h"
 #include "arch/layout.h"
 #include "arch/paging.h"
+#include "drivers/virtio_pci.h"
 #include "kernel/bootinfo.h"
 #include "kernel/console.h"
 #include "kernel/cpus.h"
@@ -69,6 +70,18 @@ static void print_mmu(void)
 		yes_no(pcid), hypervisor[0] ? ", hypervisor: " : "", hypervisor);
 }
 
+/* "virtio: blk0 net0", a stopped device as "blk0(stopped)". */
+static void print_virtio(void)
+{
+	kprintf("virtio:");
+	for (unsigned i = 0; i < virtio_count(); i++) {
+		struct virtio_dev *dev = virtio_get(i);
+		virtio_check(dev);
+		kprintf(" %s%s", dev->name, dev->stopped ? "(stopped)" : "");
+	}
+	kprintf("%s\n", virtio_count() ? "" : " none");
+}
+
 void cmd_info(int argc, char **argv)
 {
 	(void)argc;
@@ -77,4 +90,5 @@ void cmd_info(int argc, char **argv)
 	print_memory();
 	print_mmu();
 	kprintf("cmdline: %s\n", bootinfo.cmdline);
+	print_virtio();
 }

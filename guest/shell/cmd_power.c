@@ -44,8 +44,8 @@ void cmd_fault(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	/* Nothing is mapped above the identity-mapped 4 GiB. */
-	volatile uint64_t *unmapped = phys_to_virt(PAGING_IDENTITY_LIMIT + 0x1234);
+	/* Device BARs may be mapped above 4 GiB, but never this high. */
+	volatile uint64_t *unmapped = phys_to_virt(PAGING_MMIO_LIMIT + 0x1234);
 
 	kprintf("skiff-guest: reading unmapped address %p\n", (void *)unmapped);
 	(void)*unmapped;

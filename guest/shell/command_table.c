@@ -11,6 +11,14 @@ const struct shell_command shell_commands[] = {
 	{"triple-fault", "", "crash the guest on purpose (empty IDT + exception)",
 	 cmd_triple_fault},
 	{"fault", "", "page-fault on purpose: the report, then this CPU halts", cmd_fault},
+	{"pci", "[-v]", "PCI functions (-v: BARs, command, capabilities)", cmd_pci},
+	{"virtio", "", "virtio devices: status, features, queues", cmd_virtio},
+	{"blk", "OP ARGS", "virtio-blk: info, read, write, flush, zero, discard, fill, verify",
+	 cmd_blk},
+	{"net", "[info]", "virtio-net: address and frame counts", cmd_net},
+	{"rng", "N", "N bytes (up to 256) from virtio-rng, in hex", cmd_rng},
+	{"vcon", "TEXT", "TEXT and a newline to the virtio console", cmd_vcon},
+	{"vcon-read", "", "what arrived on the virtio console", cmd_vcon_read},
 };
 
 const unsigned shell_command_count = sizeof(shell_commands) / sizeof(shell_commands[0]);

@@ -4,6 +4,8 @@
 #ifndef GUEST_SHELL_COMMANDS_H
 #define GUEST_SHELL_COMMANDS_H
 
+#include <stddef.h>
+
 /* argv[0] is the command name; argv[argc] is NULL. */
 typedef void (*shell_command_fn)(int argc, char **argv);
 
@@ -26,5 +28,17 @@ void cmd_poweroff(int argc, char **argv);
 void cmd_reboot(int argc, char **argv);
 void cmd_triple_fault(int argc, char **argv);
 void cmd_fault(int argc, char **argv);
+void cmd_pci(int argc, char **argv);
+void cmd_virtio(int argc, char **argv);
+void cmd_blk(int argc, char **argv);
+void cmd_net(int argc, char **argv);
+void cmd_rng(int argc, char **argv);
+void cmd_vcon(int argc, char **argv);
+void cmd_vcon_read(int argc, char **argv);
+
+/* For commands taking text: argv[first..] joined by single spaces, with
+ * '+' turned into a space (the command line has no other way to carry
+ * one). Truncated to size - 1 bytes; returns the length. */
+size_t shell_join_args(int argc, char **argv, int first, char *buf, size_t size);
 
 #endif

@@ -123,6 +123,22 @@ static const struct shell_command *find_command(const char *name)
 	return NULL;
 }
 
+size_t shell_join_args(int argc, char **argv, int first, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	if (!size)
+		return 0;
+	for (int i = first; i < argc; i++) {
+		for (const char *p = i > first ? " " : ""; *p && len + 1 < size; p++)
+			buf[len++] = *p;
+		for (const char *p = argv[i]; *p && len + 1 < size; p++)
+			buf[len++] = *p == '+' ? ' ' : *p;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
 void shell_execute(char *line)
 {
 	char *argv[ARGS_MAX];
