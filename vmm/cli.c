@@ -22,6 +22,16 @@ static int cli_apply_kernel(struct skiff_config *cfg, const char *value, char *e
 	return 0;
 }
 
+static int cli_apply_initrd(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	if (!*value) {
+		snprintf(err, n, "--initrd: the file name is empty");
+		return -1;
+	}
+	cfg->initrd_path = value;
+	return 0;
+}
+
 static int cli_apply_cmdline(struct skiff_config *cfg, const char *value, char *err, size_t n)
 {
 	cfg->cmdline = value;
@@ -70,8 +80,10 @@ static int cli_apply_console(struct skiff_config *cfg, const char *value, char *
 }
 
 static const struct cli_option run_options[] = {
-	{"kernel", "FILE", "PVH ELF kernel to boot (default: the bundled skiff-guest)",
+	{"kernel", "FILE",
+	 "kernel to boot: a Linux bzImage or a PVH ELF (default: the bundled skiff-guest)",
 	 cli_apply_kernel},
+	{"initrd", "FILE", "initial RAM disk for a bzImage kernel", cli_apply_initrd},
 	{"cmdline", "STR", "kernel command line", cli_apply_cmdline},
 	{"mem", "SIZE", "guest RAM, e.g. 512M or 2G; a bare number is MiB (default 256M)",
 	 cli_apply_mem},

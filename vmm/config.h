@@ -14,6 +14,7 @@ enum console_kind {
 
 struct skiff_config {
 	const char *kernel_path; /* NULL: the bundled guest */
+	const char *initrd_path; /* NULL: none */
 	const char *cmdline;
 	uint64_t mem_size;
 	unsigned cpus;

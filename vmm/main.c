@@ -41,7 +41,8 @@ static int skiff_run(int argc, char **argv)
 		fprintf(stderr, "skiff run: %s\n", err);
 		return SKIFF_EXIT_USAGE;
 	}
-	if (kernel_image_read(&kernel, cfg.kernel_path, err, sizeof(err))) {
+	if (kernel_image_read(&kernel, cfg.kernel_path, cfg.initrd_path, cfg.mem_size, err,
+			      sizeof(err))) {
 		fprintf(stderr, "skiff run: %s\n", err);
 		return SKIFF_EXIT_USAGE;
 	}

@@ -13,6 +13,7 @@
 
 #include "mm/memmap.h"
 #include "vmm/boot_layout.h"
+#include "vmm/linux_boot.h"
 #include "vmm/mptable.h"
 #include "vmm/pvh.h"
 #include "vmm/x86_cpu.h"
@@ -116,7 +117,58 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t n)
 	return 0;
 }
 
-static int vm_load_boot_data(struct vm *vm, const struct pvh_kernel *pk,
+/* The kernel, checked by its format's parser before anything is opened. */
+struct vm_boot {
+	enum kernel_format format;
+	struct pvh_kernel pvh;
+	struct linux_kernel bz;
+};
+
+/* A bzImage must fit the guest's RAM below 3 GiB with its initrd, and its
+ * command line the kernel's limit; all known before the VM exists. */
+static int vm_plan_linux(const struct skiff_config *cfg, const struct kernel_image *img,
+			 struct linux_kernel *bz, char *err, size_t n)
+{
+	struct guest_mem_region regions[GUEST_MEM_MAX_REGIONS];
+	char why[256];
+
+	guest_mem_layout(cfg->mem_size, regions);
+	uint64_t low_end = regions[0].gpa + regions[0].size;
+	if (linux_parse(img->kernel.bytes, img->kernel.size, bz, why, sizeof(why)) ||
+	    linux_check_ram(bz, low_end, why, sizeof(why)))
+		return vm_fail(err, n, SKIFF_EXIT_USAGE, "kernel '%s': %s", img->kernel.name, why);
+	if (img->initrd.size && linux_place_initrd(bz, low_end, img->initrd.size, why, sizeof(why)))
+		return vm_fail(err, n, SKIFF_EXIT_USAGE, "initrd '%s': %s", img->initrd.name, why);
+	if (linux_check_cmdline(bz, cfg->cmdline, why, sizeof(why)))
+		return vm_fail(err, n, SKIFF_EXIT_USAGE, "--cmdline: %s", why);
+	return 0;
+}
+
+static int vm_check_kernel(const struct skiff_config *cfg, const struct kernel_image *img,
+			   struct vm_boot *boot, char *err, size_t n)
+{
+	char why[256];
+
+	boot->format = linux_detect_format(img->kernel.bytes, img->kernel.size);
+	if (boot->format == KERNEL_FORMAT_BZIMAGE)
+		return vm_plan_linux(cfg, img, &boot->bz, err, n);
+	if (boot->format == KERNEL_FORMAT_UNKNOWN)
+		return vm_fail(err, n, SKIFF_EXIT_USAGE,
+			       "kernel '%s': not a kernel Skiff can boot: not an ELF file (PVH) "
+			       "and no Linux boot sector (0xaa55 at 0x1fe) or 'HdrS' header",
+			       img->kernel.name);
+	if (pvh_parse(img->kernel.bytes, img->kernel.size, &boot->pvh, why, sizeof(why)))
+		return vm_fail(err, n, SKIFF_EXIT_USAGE, "kernel '%s': %s", img->kernel.name, why);
+	/* PVH has boot modules, but Skiff passes none yet. */
+	if (img->initrd.size)
+		return vm_fail(err, n, SKIFF_EXIT_USAGE,
+			       "--initrd: kernel '%s' is a PVH ELF kernel; Skiff passes an initrd "
+			       "to bzImage kernels only",
+			       img->kernel.name);
+	return 0;
+}
+
+static int vm_load_boot_data(struct vm *vm, const struct vm_boot *boot,
 			     const struct kernel_image *kernel, char *err, size_t n)
 {
 	struct memmap_entry memmap[BOOT_MEMMAP_MAX_ENTRIES];
@@ -125,13 +177,23 @@ static int vm_load_boot_data(struct vm *vm, const struct pvh_kernel *pk,
 				   BOOT_RESERVED_END, memmap, BOOT_MEMMAP_MAX_ENTRIES);
 	size_t mp_size = mptable_size(vm->cfg->cpus);
 	uint8_t *mp = guest_mem_ptr(&vm->mem, BOOT_MPTABLE_ADDR, mp_size);
+	int is_linux = boot->format == KERNEL_FORMAT_BZIMAGE;
 
-	if (pvh_load(pk, kernel->bytes, &vm->mem, BOOT_KERNEL_MIN_ADDR, why, sizeof(why)))
-		return vm_fail(err, n, SKIFF_EXIT_USAGE, "kernel '%s': %s", kernel->name, why);
-	if (pvh_write_start_info(&vm->mem, memmap, nr, vm->cfg->cmdline, why, sizeof(why)))
-		return vm_fail(err, n, SKIFF_EXIT_USAGE, "%s", why);
+	if (is_linux) {
+		if (linux_load(&boot->bz, kernel->kernel.bytes, kernel->initrd.bytes, &vm->mem,
+			       memmap, nr, vm->cfg->cmdline, why, sizeof(why)))
+			return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "kernel '%s': %s",
+				       kernel->kernel.name, why);
+	} else {
+		if (pvh_load(&boot->pvh, kernel->kernel.bytes, &vm->mem, BOOT_KERNEL_MIN_ADDR, why,
+			     sizeof(why)))
+			return vm_fail(err, n, SKIFF_EXIT_USAGE, "kernel '%s': %s",
+				       kernel->kernel.name, why);
+		if (pvh_write_start_info(&vm->mem, memmap, nr, vm->cfg->cmdline, why, sizeof(why)))
+			return vm_fail(err, n, SKIFF_EXIT_USAGE, "%s", why);
+	}
 	if (!mp || !mptable_write(mp, mp_size, (uint32_t)BOOT_MPTABLE_ADDR, vm->cfg->cpus) ||
-	    x86_cpu_write_boot_gdt(&vm->mem))
+	    (is_linux ? x86_cpu_write_linux_gdt(&vm->mem) : x86_cpu_write_boot_gdt(&vm->mem)))
 		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "cannot write boot tables");
 	return 0;
 }
@@ -211,8 +273,7 @@ static int vm_create_vcpus(struct vm *vm, uint32_t entry, char *err, size_t n)
 int vm_create(struct vm *vm, const struct skiff_config *cfg, const struct kernel_image *kernel,
 	      char *err, size_t n)
 {
-	struct pvh_kernel pk;
-	char why[256];
+	struct vm_boot boot = {.format = KERNEL_FORMAT_UNKNOWN};
 	int rc;
 
 	memset(vm, 0, sizeof(*vm));
@@ -225,17 +286,25 @@ int vm_create(struct vm *vm, const struct skiff_config *cfg, const struct kernel
 	bus_init(&vm->mmio, "mmio");
 
 	/* Bad input is reported before anything is allocated or opened. */
-	if (pvh_parse(kernel->bytes, kernel->size, &pk, why, sizeof(why)))
-		return vm_fail(err, n, SKIFF_EXIT_USAGE, "kernel '%s': %s", kernel->name, why);
+	if ((rc = vm_check_kernel(cfg, kernel, &boot, err, n)))
+		return rc;
 	if (vm_stop_init(&vm->stop))
 		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "eventfd: %s", strerror(errno));
 	if (console_open(&vm->console, cfg, err, n))
 		return SKIFF_EXIT_USAGE;
 	if ((rc = vm_open_kvm(vm, err, n)) || (rc = vm_create_platform(vm, err, n)) ||
-	    (rc = vm_setup_memory(vm, err, n)) || (rc = vm_load_boot_data(vm, &pk, kernel, err, n)))
+	    (rc = vm_setup_memory(vm, err, n)) ||
+	    (rc = vm_load_boot_data(vm, &boot, kernel, err, n)))
 		return rc;
-	if ((rc = vm_add_devices(vm, err, n)) || (rc = vm_create_vcpus(vm, pk.entry, err, n)))
+	if ((rc = vm_add_devices(vm, err, n)) || (rc = vm_create_vcpus(vm, boot.pvh.entry, err, n)))
 		return rc;
+	/* vm_create_vcpus gave the boot CPU the PVH entry state; a bzImage
+	 * starts at startup_64 in long mode instead. */
+	if (boot.format == KERNEL_FORMAT_BZIMAGE &&
+	    (rc = x86_cpu_set_linux64_state(vm->vcpus[0].fd, boot.bz.entry, LINUX_BOOT_PARAMS_ADDR,
+					    LINUX_PAGE_TABLES_ADDR)))
+		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "setting up vCPU 0: %s",
+			       strerror(-rc));
 	return 0;
 }
 

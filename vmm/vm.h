@@ -16,11 +16,18 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm_stop.h"
 
-struct kernel_image {
+/* A boot file read whole into memory. */
+struct boot_file {
 	const char *name; /* for messages: the path, or "bundled guest" */
 	const uint8_t *bytes;
-	size_t size;
+	size_t size; /* 0: no such file (no --initrd) */
 	void *owned; /* file contents to free, NULL for the bundled image */
+};
+
+/* The kernel to boot (PVH ELF or bzImage) and its optional initrd. */
+struct kernel_image {
+	struct boot_file kernel;
+	struct boot_file initrd;
 };
 
 struct vm {
@@ -41,9 +48,12 @@ struct vm {
 	struct vcpu *vcpus;
 };
 
-/* Reads a kernel file (or picks the bundled guest when path is NULL).
- * Returns 0, or -1 with a message naming the file and problem in err. */
-int kernel_image_read(struct kernel_image *img, const char *path, char *err, size_t err_size);
+/* Reads a kernel file (or picks the bundled guest when kernel_path is NULL)
+ * and the initrd, if initrd_path is not NULL, refusing one larger than
+ * initrd_max bytes. Returns 0, or -1 with a message naming the file and
+ * problem in err. */
+int kernel_image_read(struct kernel_image *img, const char *kernel_path, const char *initrd_path,
+		      uint64_t initrd_max, char *err, size_t err_size);
 void kernel_image_free(struct kernel_image *img);
 
 /* Builds the VM. Returns 0 on success, or an exit status (SKIFF_EXIT_USAGE

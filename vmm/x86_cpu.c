@@ -13,6 +13,10 @@
 
 #define X86_CR0_PE 0x1ULL
 #define X86_CR0_ET 0x10ULL
+#define X86_CR0_PG 0x80000000ULL
+#define X86_CR4_PAE 0x20ULL
+#define X86_EFER_LME 0x100ULL
+#define X86_EFER_LMA 0x400ULL
 
 #define APIC_LVT0 0x350
 #define APIC_LVT1 0x360
@@ -27,6 +31,13 @@
 #define GDT_DATA32 0x10
 #define GDT_TSS32 0x18
 #define GDT_ENTRIES 4
+
+/* The Linux 64-bit boot GDT (boot.rst: __BOOT_CS 0x10, __BOOT_DS 0x18);
+ * a 64-bit TSS descriptor takes two entries. */
+#define GDT64_CODE 0x10
+#define GDT64_DATA 0x18
+#define GDT64_TSS 0x20
+#define GDT64_ENTRIES 6
 
 struct kvm_cpuid2 *x86_cpu_supported_cpuid(int kvm_fd)
 {
@@ -75,6 +86,7 @@ static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 #define GDT_FLAGS_CODE32 0xc09b
 #define GDT_FLAGS_DATA32 0xc093
 #define GDT_FLAGS_TSS32 0x008b
+#define GDT_FLAGS_CODE64 0xa09b /* G and L, D/B clear */
 
 int x86_cpu_write_boot_gdt(const struct guest_mem *mem)
 {
@@ -83,6 +95,20 @@ int x86_cpu_write_boot_gdt(const struct guest_mem *mem)
 		gdt_entry(GDT_FLAGS_CODE32, 0, 0xfffff),
 		gdt_entry(GDT_FLAGS_DATA32, 0, 0xfffff),
 		gdt_entry(GDT_FLAGS_TSS32, 0, 0x67),
+	};
+
+	return guest_mem_write(mem, BOOT_GDT_ADDR, gdt, sizeof(gdt)) ? 0 : -EFAULT;
+}
+
+int x86_cpu_write_linux_gdt(const struct guest_mem *mem)
+{
+	uint64_t gdt[GDT64_ENTRIES] = {
+		0,
+		0,
+		gdt_entry(GDT_FLAGS_CODE64, 0, 0xfffff),
+		gdt_entry(GDT_FLAGS_DATA32, 0, 0xfffff),
+		gdt_entry(GDT_FLAGS_TSS32, 0, 0x67), /* type 0xb is a busy 64-bit TSS here */
+		0,				     /* base bits 63:32 */
 	};
 
 	return guest_mem_write(mem, BOOT_GDT_ADDR, gdt, sizeof(gdt)) ? 0 : -EFAULT;
@@ -119,6 +145,29 @@ static int x86_cpu_set_pvh_state(int fd, uint32_t entry, uint32_t start_info)
 	sregs.gdt.limit = GDT_ENTRIES * 8 - 1;
 	sregs.cr0 = X86_CR0_PE | X86_CR0_ET;
 	sregs.cr3 = sregs.cr4 = sregs.efer = 0;
+	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	return 0;
+}
+
+int x86_cpu_set_linux64_state(int fd, uint64_t entry, uint64_t boot_params, uint64_t cr3)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = {.rip = entry, .rsi = boot_params, .rflags = 0x2};
+
+	if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	sregs.cs = x86_segment(GDT64_CODE, 0xb, 1, 0xffffffff, 0, 1);
+	sregs.cs.l = 1;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss =
+		x86_segment(GDT64_DATA, 0x3, 1, 0xffffffff, 1, 1);
+	sregs.tr = x86_segment(GDT64_TSS, 0xb, 0, 0x67, 0, 0);
+	sregs.gdt.base = BOOT_GDT_ADDR;
+	sregs.gdt.limit = GDT64_ENTRIES * 8 - 1;
+	sregs.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_PG;
+	sregs.cr3 = cr3;
+	sregs.cr4 = X86_CR4_PAE;
+	sregs.efer = X86_EFER_LME | X86_EFER_LMA;
 	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
 	return 0;

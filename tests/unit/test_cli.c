@@ -49,6 +49,7 @@ static void no_arguments_give_documented_defaults(void **state)
 	memset(&cfg, 0xa5, sizeof(cfg)); /* stale values must not survive */
 	assert_int_equal(cli_parse_run(0, argv, &cfg, err, sizeof(err)), CLI_OK);
 	assert_null(cfg.kernel_path); /* the bundled guest */
+	assert_null(cfg.initrd_path);
 	assert_string_equal(cfg.cmdline, "");
 	assert_int_equal(cfg.mem_size, 256ULL << 20);
 	assert_int_equal(cfg.cpus, 1);
@@ -63,9 +64,11 @@ static void every_option_is_applied_in_separate_word_form(void **state)
 	char err[CONFIG_ERR_SIZE] = "";
 
 	assert_int_equal(PARSE(&cfg, err, "--kernel", "vmlinux", "--cmdline", "console=ttyS0 quiet",
-			       "--mem", "2G", "--cpus", "4", "--console", "none"),
+			       "--mem", "2G", "--cpus", "4", "--console", "none", "--initrd",
+			       "initrd.gz"),
 			 CLI_OK);
 	assert_string_equal(cfg.kernel_path, "vmlinux");
+	assert_string_equal(cfg.initrd_path, "initrd.gz");
 	assert_string_equal(cfg.cmdline, "console=ttyS0 quiet");
 	assert_int_equal(cfg.mem_size, 2ULL << 30);
 	assert_int_equal(cfg.cpus, 4);
@@ -78,8 +81,10 @@ static void equals_form_takes_value_after_first_equals_sign(void **state)
 	char err[CONFIG_ERR_SIZE] = "";
 
 	assert_int_equal(PARSE(&cfg, err, "--mem=512M", "--cpus=3", "--cmdline=a=b c=d",
-			       "--console=file:/tmp/con=1.log", "--kernel=k.elf"),
+			       "--console=file:/tmp/con=1.log", "--kernel=k.elf",
+			       "--initrd=i=1.cpio"),
 			 CLI_OK);
+	assert_string_equal(cfg.initrd_path, "i=1.cpio");
 	assert_int_equal(cfg.mem_size, 512ULL << 20);
 	assert_int_equal(cfg.cpus, 3);
 	assert_string_equal(cfg.cmdline, "a=b c=d");
@@ -99,6 +104,7 @@ static void equals_form_with_empty_value_is_not_a_missing_value(void **state)
 	assert_string_equal(cfg.cmdline, "");
 	assert_int_equal(cfg.cpus, 2);
 	assert_error_names(PARSE(&cfg, err, "--kernel="), err, "--kernel");
+	assert_error_names(PARSE(&cfg, err, "--initrd="), err, "--initrd");
 	assert_error_names(PARSE(&cfg, err, "--cpus="), err, "--cpus");
 }
 
@@ -133,8 +139,8 @@ static void usage_lists_every_option(void **state)
 	assert_non_null(out);
 	cli_print_run_usage(out);
 	fclose(out);
-	for (const char *opt = "--kernel\0--cmdline\0--mem\0--cpus\0--console\0--help\0"; *opt;
-	     opt += strlen(opt) + 1)
+	for (const char *opt = "--kernel\0--initrd\0--cmdline\0--mem\0--cpus\0--console\0--help\0";
+	     *opt; opt += strlen(opt) + 1)
 		if (!strstr(text, opt))
 			fail_msg("usage does not mention %s", opt);
 	free(text);
@@ -161,6 +167,7 @@ static void option_without_value_is_an_error_naming_it(void **state)
 	assert_error_names(PARSE(&cfg, err, "--cpus", "2", "--kernel"), err, "--kernel");
 	assert_error_names(PARSE(&cfg, err, "--console"), err, "--console");
 	assert_error_names(PARSE(&cfg, err, "--cmdline"), err, "--cmdline");
+	assert_error_names(PARSE(&cfg, err, "--kernel", "bzImage", "--initrd"), err, "--initrd");
 }
 
 static void positional_argument_is_refused(void **state)
@@ -319,6 +326,15 @@ static void empty_kernel_path_is_refused(void **state)
 	assert_error_names(PARSE(&cfg, err, "--kernel", ""), err, "--kernel");
 }
 
+static void empty_initrd_path_is_refused(void **state)
+{
+	struct skiff_config cfg;
+	char err[CONFIG_ERR_SIZE] = "";
+
+	assert_error_names(PARSE(&cfg, err, "--initrd", ""), err,
+			   "--initrd: the file name is empty");
+}
+
 static void long_error_message_is_truncated_not_overflowed(void **state)
 {
 	struct skiff_config cfg;
@@ -451,6 +467,7 @@ int main(void)
 		cmocka_unit_test(cpu_count_limits_are_inclusive),
 		cmocka_unit_test(console_kinds_parse_and_bad_ones_are_errors),
 		cmocka_unit_test(empty_kernel_path_is_refused),
+		cmocka_unit_test(empty_initrd_path_is_refused),
 		cmocka_unit_test(long_error_message_is_truncated_not_overflowed),
 		cmocka_unit_test(validate_refuses_mem_below_minimum),
 		cmocka_unit_test(validate_refuses_mem_not_page_multiple),
