@@ -252,11 +252,12 @@ struct class_name {
 };
 
 static const struct class_name class_names[] = {
-	{0x0100, "scsi"},	{0x0101, "ide"},	 {0x0106, "sata"},
-	{0x0108, "nvme"},	{0x0200, "ethernet"},	 {0x0300, "vga"},
-	{0x0403, "audio"},	{0x0600, "host-bridge"}, {0x0601, "isa-bridge"},
-	{0x0604, "pci-bridge"}, {0x0700, "serial"},	 {0x0c03, "usb"},
-	{0x0c05, "smbus"},	{0x0880, "system"},	 {0x0b40, "coprocessor"},
+	{0x0100, "scsi"},	 {0x0101, "ide"},	 {0x0106, "sata"},
+	{0x0108, "nvme"},	 {0x0200, "ethernet"},	 {0x0300, "vga"},
+	{0x0403, "audio"},	 {0x0500, "memory"},	 {0x0600, "host-bridge"},
+	{0x0601, "isa-bridge"},	 {0x0604, "pci-bridge"}, {0x0700, "serial"},
+	{0x0c03, "usb"},	 {0x0c05, "smbus"},	 {0x0880, "system"},
+	{0x0b40, "coprocessor"},
 };
 
 const char *pci_name(const struct pci_function *f)

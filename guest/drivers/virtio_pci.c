@@ -13,6 +13,7 @@
 #include "kernel/clock.h"
 #include "kernel/console.h"
 #include "kernel/dma.h"
+#include "kernel/idle.h"
 #include "lib/format.h"
 #include "lib/string.h"
 
@@ -53,6 +54,7 @@
 #define ISR_CONFIG 0x2
 
 #define STATUS_CHECK_INTERVAL_NS 100000000ULL /* 100 ms while waiting */
+#define IDLE_STATUS_INTERVAL_NS 1000000000ULL /* 1 s while the shell idles */
 #define GENERATION_RETRIES 16
 
 static const struct virtio_driver *const drivers[] = {
@@ -191,6 +193,7 @@ void virtio_fail(struct virtio_dev *dev, const char *fmt, ...)
 	va_end(ap);
 	dev->stopped = dev->why;
 	dev->live = false;
+	console_begin_line();
 	kprintf("skiff-guest: %s: %s; stopped using it\n", dev->name, dev->why);
 	stop_interrupts(dev);
 	/* FAILED tells the device (and whoever debugs it) that we gave up. */
@@ -520,6 +523,13 @@ void virtio_kick(struct virtio_dev *dev, struct virtq *vq)
 	}
 }
 
+/* Between full status reads, only what costs no register access: the
+ * configuration interrupt's flag. */
+static bool config_irq_seen(struct virtio_dev *dev)
+{
+	return dev->config_vector && __atomic_load_n(&dev->config_irq, __ATOMIC_ACQUIRE);
+}
+
 bool virtio_wait_used(struct virtio_dev *dev, struct virtq *vq, uint64_t timeout_ns)
 {
 	uint64_t start = clock_ns();
@@ -533,9 +543,9 @@ bool virtio_wait_used(struct virtio_dev *dev, struct virtq *vq, uint64_t timeout
 			return true;
 		}
 		uint64_t now = clock_ns();
-		bool usable = virtio_check(dev);
-		if (usable && now >= next_check) {
-			usable = virtio_check_status(dev);
+		bool usable = dev->live;
+		if (usable && (now >= next_check || config_irq_seen(dev))) {
+			usable = virtio_check(dev) && virtio_check_status(dev);
 			next_check = now + STATUS_CHECK_INTERVAL_NS;
 		}
 		if (!usable) {
@@ -557,6 +567,17 @@ bool virtio_wait_used(struct virtio_dev *dev, struct virtq *vq, uint64_t timeout
 			cpu_relax();
 		}
 	}
+}
+
+bool virtio_break(struct virtio_dev *dev, struct virtq *vq, uint64_t timeout_ns)
+{
+	if (!dev->live || !virtq_add_malformed(vq))
+		return false;
+	virtio_kick(dev, vq);
+	uint64_t deadline = clock_ns() + timeout_ns;
+	while (virtio_check_status(dev) && clock_ns() < deadline)
+		clock_delay_us(10000);
+	return !dev->live;
 }
 
 uint32_t virtio_config_size(const struct virtio_dev *dev)
@@ -665,6 +686,22 @@ static void probe_function(struct pci_function *f)
 		dev->nr_queues == 1 ? "" : "s", irq);
 }
 
+/* While the shell idles: configuration changes as they are signalled, and
+ * the status of every device once a second, for devices that set
+ * DEVICE_NEEDS_RESET without saying so. */
+static void virtio_idle(void)
+{
+	uint64_t now = clock_ns();
+
+	for (unsigned i = 0; i < nr_devices; i++) {
+		struct virtio_dev *dev = &devices[i];
+		if (!dev->live || !virtio_check(dev))
+			continue;
+		if (now - dev->last_status_check >= IDLE_STATUS_INTERVAL_NS)
+			virtio_check_status(dev);
+	}
+}
+
 void virtio_pci_init_all(void)
 {
 	for (unsigned i = 0; i < pci_count(); i++) {
@@ -672,6 +709,8 @@ void virtio_pci_init_all(void)
 		if (f->vendor == VIRTIO_VENDOR && f->device >= 0x1000 && f->device <= 0x107f)
 			probe_function(f);
 	}
+	if (nr_devices)
+		idle_register(virtio_idle);
 }
 
 unsigned virtio_count(void)

@@ -117,6 +117,11 @@ void virtio_kick(struct virtio_dev *dev, struct virtq *vq);
  * passes; true when something is there. Halts between interrupts when the
  * queue has a vector, spins otherwise. A timeout fails the device. */
 bool virtio_wait_used(struct virtio_dev *dev, struct virtq *vq, uint64_t timeout_ns);
+/* For testing devices: makes a malformed chain (a descriptor whose next
+ * index is out of range) available on vq, notifies, and waits up to
+ * timeout_ns for the device to object (DEVICE_NEEDS_RESET), which stops
+ * the device as usual. true when it did. */
+bool virtio_break(struct virtio_dev *dev, struct virtq *vq, uint64_t timeout_ns);
 /* Looks for a configuration change (the interrupt's flag, or ISR when
  * polled) and at the status; a device that needs a reset is stopped.
  * false when the device is not usable. Cheap: call it often. */

@@ -128,6 +128,29 @@ bool virtq_add(struct virtq *vq, const struct virtq_buf *bufs, unsigned n, void 
 	return true;
 }
 
+bool virtq_add_malformed(struct virtq *vq)
+{
+	static uint8_t bait[16];
+
+	if (vq->broken || !vq->num_free)
+		return false;
+	uint16_t head = alloc_desc(vq);
+	vq->desc[head].addr = dma_addr(bait);
+	vq->desc[head].len = sizeof(bait);
+	vq->desc[head].flags = VIRTQ_DESC_F_NEXT;
+	vq->desc[head].next = vq->size;
+	vq->tokens[head] = bait;
+	vq->chain[head] = 1;
+	vq->writable[head] = 0;
+	vq->avail->ring[vq->avail_idx & (vq->size - 1)] = head;
+	barrier();
+	vq->avail_idx++;
+	vq->avail->idx = vq->avail_idx;
+	vq->in_flight++;
+	vq->added++;
+	return true;
+}
+
 bool virtq_kick_prepare(struct virtq *vq)
 {
 	uint16_t old = vq->kicked_idx, now = vq->avail_idx;

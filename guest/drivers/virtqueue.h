@@ -89,6 +89,10 @@ void virtq_set_polled(struct virtq *vq, bool polled);
  * n > 1. false when the ring is full, n is 0 or too large, or the queue is
  * broken. */
 bool virtq_add(struct virtq *vq, const struct virtq_buf *bufs, unsigned n, void *token);
+/* For testing devices only: publishes one descriptor with NEXT set and
+ * next = size (out of range), which a device must refuse. false when the
+ * ring is full or broken. */
+bool virtq_add_malformed(struct virtq *vq);
 /* After one or more virtq_add: whether the device wants a notification
  * (VIRTQ_USED_F_NO_NOTIFY, or avail_event with EVENT_IDX). */
 bool virtq_kick_prepare(struct virtq *vq);

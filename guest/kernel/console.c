@@ -20,6 +20,7 @@
 
 static struct spinlock output_lock;
 static struct ring input;
+static bool at_line_start = true; /* the last byte sent was '\n' */
 
 void console_init(void)
 {
@@ -31,6 +32,7 @@ static void console_put_raw(char c)
 	if (c == '\n')
 		uart_putc('\r');
 	uart_putc((uint8_t)c);
+	at_line_start = c == '\n';
 }
 
 static void console_sink(void *ctx, char c)
@@ -63,6 +65,15 @@ int kprintf(const char *fmt, ...)
 	spin_unlock_irqrestore(&output_lock, flags);
 	va_end(ap);
 	return n;
+}
+
+void console_begin_line(void)
+{
+	uint64_t flags = spin_lock_irqsave(&output_lock);
+
+	if (!at_line_start)
+		console_put_raw('\n');
+	spin_unlock_irqrestore(&output_lock, flags);
 }
 
 void console_emergency_printf(const char *fmt, ...)

@@ -16,6 +16,9 @@ void console_enable_input_interrupt(void);
 void console_write(const char *s, size_t len);
 void console_puts(const char *s);
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Ends the current line if something (a prompt, echoed input) is on it: for
+ * messages that arrive on their own, so they start at the left margin. */
+void console_begin_line(void);
 /* For exception reports: takes the lock if it can, and prints anyway if
  * another CPU (or this one, interrupted) holds it too long. */
 void console_emergency_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -49,6 +49,10 @@ static void blk_info_cmd(void)
 	int r = blk_get_id(id);
 	size_t n = 0;
 
+	if (r < 0) {
+		print_failure("info", r);
+		return;
+	}
 	for (size_t i = 0; r == BLK_OK && id[i] && i < 20; i++)
 		shown[n++] = (id[i] > 0x20 && id[i] < 0x7f) ? id[i] : '.';
 	shown[n] = '\0';
@@ -229,6 +233,8 @@ void cmd_blk(int argc, char **argv)
 		kprintf("blk: no virtio-blk device\n");
 		return;
 	}
+	/* A device that set DEVICE_NEEDS_RESET without notifying shows now. */
+	virtio_check_status(blk_device());
 	const char *op = argv[1];
 	if (strcmp(op, "info") == 0 && argc == 2) {
 		blk_info_cmd();

@@ -15,6 +15,7 @@ void cmd_net(int argc, char **argv)
 		kprintf("net: no virtio-net device\n");
 		return;
 	}
+	virtio_check_status(dev);
 	net_poll();
 	const struct netif *nif = net_interface();
 	const uint8_t *m = nif->mac;

@@ -19,6 +19,7 @@ void cmd_rng(int argc, char **argv)
 		kprintf("rng: no virtio-rng device\n");
 		return;
 	}
+	virtio_check_status(dev);
 	size_t got = rng_read(bytes, (size_t)n);
 	if (got < n) {
 		kprintf("rng: failed after %u of %u bytes%s%s\n", (unsigned)got, (unsigned)n,

@@ -9,6 +9,8 @@ static struct virtio_dev *device_or_complain(void)
 
 	if (!dev)
 		kprintf("vcon: no virtio-console device\n");
+	else
+		virtio_check_status(dev);
 	return dev;
 }
 

@@ -1,6 +1,7 @@
 /* virtio: the state of each virtio device and its queues. */
 #include "drivers/virtio_pci.h"
 #include "kernel/console.h"
+#include "lib/string.h"
 #include "shell/commands.h"
 
 static void print_device(struct virtio_dev *dev)
@@ -36,10 +37,57 @@ static void print_device(struct virtio_dev *dev)
 	}
 }
 
+#define BREAK_TIMEOUT_NS (5ULL * 1000000000)
+
+/* virtio break NAME [QUEUE]: a malformed chain on one of the device's
+ * queues (by default the last one set up: for net and console that is the
+ * transmit queue, which devices look at when notified), to check that the
+ * device refuses it with DEVICE_NEEDS_RESET. */
+static void break_device(const char *name, const char *queue)
+{
+	struct virtio_dev *dev = NULL;
+	uint64_t index = 0;
+
+	for (unsigned i = 0; i < virtio_count() && !dev; i++) {
+		if (strcmp(virtio_get(i)->name, name) == 0)
+			dev = virtio_get(i);
+	}
+	if (!dev) {
+		kprintf("virtio: no device %s\n", name);
+		return;
+	}
+	if (!dev->live || !dev->nr_queues) {
+		kprintf("virtio: %s is not running\n", name);
+		return;
+	}
+	struct virtq *vq = dev->queues[dev->nr_queues - 1];
+	if (queue) {
+		vq = NULL;
+		for (unsigned i = 0; parse_u64(queue, &index) && i < dev->nr_queues; i++) {
+			if (dev->queues[i]->index == index)
+				vq = dev->queues[i];
+		}
+		if (!vq) {
+			kprintf("virtio: %s has no queue %s in use\n", name, queue);
+			return;
+		}
+	}
+	kprintf("virtio: %s: queue %u: descriptor with next index %u (out of range)\n", name,
+		vq->index, vq->size);
+	if (!virtio_break(dev, vq, BREAK_TIMEOUT_NS))
+		kprintf("virtio: %s did not object within 5 s\n", name);
+}
+
 void cmd_virtio(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "break") == 0) {
+		break_device(argv[2], argc == 4 ? argv[3] : NULL);
+		return;
+	}
+	if (argc != 1) {
+		kprintf("usage: virtio [break NAME [QUEUE]]\n");
+		return;
+	}
 	if (!virtio_count()) {
 		kprintf("virtio: no devices\n");
 		return;
