@@ -16,10 +16,15 @@
  *   6  u8  fill       byte written into device-writable buffers
  *   7  u8  reserved
  *   8  u32 desc, 12 u32 avail, 16 u32 used, 20 u32 ram   (see fuzz_gpa())
- *  24  u16 ring_len   bytes of ring image that follow
- *  26  ring image: the descriptor table (16 * size bytes), then the
+ *  24  u16 ring_len   bytes of ring image
+ *  26  u16 ram_len    bytes of RAM
+ *  28  ring image: the descriptor table (16 * size bytes), then the
  *      available ring; a short image covers only a prefix
- *  26 + ring_len: RAM bytes, copied to `ram` before the ring image goes in
+ *  then RAM bytes, copied to `ram` before the ring image goes in
+ *  then guest steps, 8 bytes each, taken after the first drain:
+ *      u32 address (fuzz_gpa), u16 value stored there, u8 FUZZ_S_*, u8 -
+ *      so the guest can publish more chains, rewrite descriptors, flip
+ *      flags and event indices between drains.
  *
  * Built with -DFUZZ_VIRTQUEUE_SEEDS it is instead a program writing a seed
  * corpus of well-formed and a few broken queues into the directory named
@@ -39,8 +44,15 @@
 #define FUZZ_F_TOGGLE_NOTIFY 0x04 /* disable/enable notifications around pops */
 #define FUZZ_F_PUSH_LATE 0x08	  /* push everything after the queue is empty */
 #define FUZZ_F_NO_TOUCH 0x10	  /* do not fill device-writable buffers */
+#define FUZZ_F_IRQ_EACH 0x20	  /* virtq_needs_interrupt() after each push */
 
-#define FUZZ_HDR_LEN 26
+#define FUZZ_S_DRAIN 0x01      /* after the store, pop until empty */
+#define FUZZ_S_NOTIFY_OFF 0x02 /* virtq_set_notifications(false) first */
+#define FUZZ_S_NOTIFY_ON 0x04  /* virtq_set_notifications(true) first */
+#define FUZZ_S_INTERRUPT 0x08  /* virtq_needs_interrupt() after */
+
+#define FUZZ_HDR_LEN 28
+#define FUZZ_STEP_LEN 8
 #define FUZZ_LOW_SIZE 0x10000ULL /* RAM at [0, 64 KiB) */
 #define FUZZ_HIGH_SIZE 0x4000ULL /* and at [4 GiB, 4 GiB + 16 KiB) */
 #define FUZZ_MAX_POPS 1024
@@ -177,6 +189,52 @@ static struct fuzz_state *fuzz_state(void)
 	return &st;
 }
 
+/* Pops until empty or broken (at most *budget chains in all), using and
+ * pushing each chain. Returns virtq_pop's last result. */
+static int fuzz_drain(struct fuzz_state *st, struct virtq *vq, uint8_t flags, uint8_t fill,
+		      unsigned *budget)
+{
+	static struct virtq_chain chain;
+	unsigned late = 0;
+	int rc = 0;
+
+	for (unsigned n = 0; *budget; n++, (*budget)--) {
+		uint16_t before = vq->last_avail_idx;
+
+		if ((flags & FUZZ_F_TOGGLE_NOTIFY) && n % 2 == 0)
+			virtq_set_notifications(vq, false);
+		rc = virtq_pop(vq, &chain);
+		if (rc <= 0) {
+			CHECK(rc == 0 ? !vq->error : vq->error != NULL);
+			CHECK(vq->last_avail_idx == before);
+			if (rc == 0 && (flags & FUZZ_F_TOGGLE_NOTIFY)) {
+				virtq_set_notifications(vq, true);
+				rc = virtq_pop(vq, &chain);
+				if (rc <= 0)
+					break;
+			} else {
+				break;
+			}
+		}
+		CHECK(rc == 1);
+		CHECK(vq->last_avail_idx == (uint16_t)(before + 1));
+		fuzz_check_chain(vq, &chain);
+		uint32_t written = fuzz_use_chain(&chain, fill, !(flags & FUZZ_F_NO_TOUCH));
+		if (flags & FUZZ_F_PUSH_LATE) {
+			st->late_heads[late++] = chain.head;
+		} else {
+			CHECK(virtq_push(vq, chain.head, written) == 0);
+			if (flags & FUZZ_F_IRQ_EACH)
+				(void)virtq_needs_interrupt(vq);
+		}
+	}
+	for (unsigned i = 0; i < late && !vq->error; i++)
+		CHECK(virtq_push(vq, st->late_heads[i], 0) == 0);
+	(void)virtq_needs_interrupt(vq);
+
+	return rc;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -190,18 +248,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		return 0;
 
 	uint8_t size_sel = data[0], flags = data[1], fill = data[6];
-	uint16_t start = get16(data + 4), ring_len = get16(data + 24);
+	uint16_t start = get16(data + 4);
+	size_t ring_len = get16(data + 24), ram_len = get16(data + 26);
 	uint16_t size = (size_sel & 0x80) ? get16(data + 2) : (uint16_t)(1u << (size_sel & 15));
 	const uint8_t *ring = data + FUZZ_HDR_LEN;
 	size_t rest = len - FUZZ_HDR_LEN;
 
 	if (ring_len > rest)
-		ring_len = (uint16_t)rest;
+		ring_len = rest;
+	if (ram_len > rest - ring_len)
+		ram_len = rest - ring_len;
+
+	const uint8_t *steps = ring + ring_len + ram_len;
+	size_t steps_len = rest - ring_len - ram_len;
 
 	/* RAM: zeroes, then the RAM bytes, then the ring image over them. */
 	memset(mem->regions[0].hva, 0, FUZZ_LOW_SIZE);
 	memset(mem->regions[1].hva, 0, FUZZ_HIGH_SIZE);
-	fuzz_poke(mem, fuzz_gpa(get32(data + 20)), ring + ring_len, rest - ring_len);
+	fuzz_poke(mem, fuzz_gpa(get32(data + 20)), ring + ring_len, ram_len);
 
 	vq.mem = mem;
 	vq.size = size;
@@ -229,41 +293,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	CHECK(guest_mem_ptr(mem, vq.avail_gpa, VIRTQ_AVAIL_BYTES(size)) == vq.avail);
 	CHECK(guest_mem_ptr(mem, vq.used_gpa, VIRTQ_USED_BYTES(size)) == vq.used);
 
-	unsigned late = 0;
-	int rc = 0;
+	unsigned budget = FUZZ_MAX_POPS;
+	int rc = fuzz_drain(st, &vq, flags, fill, &budget);
 
-	for (unsigned n = 0; n < FUZZ_MAX_POPS; n++) {
-		uint16_t before = vq.last_avail_idx;
+	for (; rc >= 0 && steps_len >= FUZZ_STEP_LEN;
+	     steps += FUZZ_STEP_LEN, steps_len -= FUZZ_STEP_LEN) {
+		uint8_t value[2] = {steps[4], steps[5]}, op = steps[6];
 
-		if ((flags & FUZZ_F_TOGGLE_NOTIFY) && n % 2 == 0)
+		fuzz_poke(mem, fuzz_gpa(get32(steps)), value, 2);
+		if (op & FUZZ_S_NOTIFY_OFF)
 			virtq_set_notifications(&vq, false);
-		rc = virtq_pop(&vq, &chain);
-		if (rc <= 0) {
-			CHECK(rc == 0 ? !vq.error : vq.error != NULL);
-			CHECK(vq.last_avail_idx == before);
-			if (rc == 0 && (flags & FUZZ_F_TOGGLE_NOTIFY)) {
-				virtq_set_notifications(&vq, true);
-				rc = virtq_pop(&vq, &chain);
-				if (rc <= 0)
-					break;
-			} else {
-				break;
-			}
-		}
-		CHECK(rc == 1);
-		CHECK(vq.last_avail_idx == (uint16_t)(before + 1));
-		fuzz_check_chain(&vq, &chain);
-		uint32_t written = fuzz_use_chain(&chain, fill, !(flags & FUZZ_F_NO_TOUCH));
-		if (flags & FUZZ_F_PUSH_LATE) {
-			st->late_heads[late++] = chain.head;
-		} else {
-			CHECK(virtq_push(&vq, chain.head, written) == 0);
+		if (op & FUZZ_S_NOTIFY_ON)
+			virtq_set_notifications(&vq, true);
+		if (op & FUZZ_S_DRAIN)
+			rc = fuzz_drain(st, &vq, flags, fill, &budget);
+		if (op & FUZZ_S_INTERRUPT)
 			(void)virtq_needs_interrupt(&vq);
-		}
 	}
-	for (unsigned i = 0; i < late && !vq.error; i++)
-		CHECK(virtq_push(&vq, st->late_heads[i], 0) == 0);
-	(void)virtq_needs_interrupt(&vq);
 
 	if (rc < 0) {
 		/* Broken: the queue must not touch guest memory any more. */
@@ -290,6 +336,8 @@ struct seed {
 	size_t ring_len;
 	uint8_t ram[2048];
 	size_t ram_len;
+	uint8_t steps[256];
+	size_t steps_len;
 	uint16_t size;
 };
 
@@ -362,6 +410,17 @@ static void seed_publish(struct seed *s, uint16_t head)
 	put16(avail + 2, (uint16_t)(idx + 1));
 }
 
+static void seed_step(struct seed *s, uint64_t gpa, uint16_t value, uint8_t op)
+{
+	uint8_t *p = s->steps + s->steps_len;
+
+	put32(p, (uint32_t)gpa); /* low RAM only: fuzz_gpa() maps it to itself */
+	put16(p + 4, value);
+	p[6] = op;
+	p[7] = 0;
+	s->steps_len += FUZZ_STEP_LEN;
+}
+
 static int seed_write(const char *dir, const char *name, const struct seed *s)
 {
 	char path[4096];
@@ -370,11 +429,13 @@ static int seed_write(const char *dir, const char *name, const struct seed *s)
 
 	memcpy(hdr, s->hdr, sizeof(hdr));
 	put16(hdr + 24, (uint16_t)s->ring_len);
+	put16(hdr + 26, (uint16_t)s->ram_len);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "wb");
 	if (!f || fwrite(hdr, 1, sizeof(hdr), f) != sizeof(hdr) ||
 	    fwrite(s->ring, 1, s->ring_len, f) != s->ring_len ||
-	    fwrite(s->ram, 1, s->ram_len, f) != s->ram_len || fclose(f)) {
+	    fwrite(s->ram, 1, s->ram_len, f) != s->ram_len ||
+	    fwrite(s->steps, 1, s->steps_len, f) != s->steps_len || fclose(f)) {
 		perror(path);
 		return -1;
 	}
@@ -435,6 +496,22 @@ int main(int argc, char **argv)
 	seed_publish(&s, 0);
 	seed_publish(&s, 0);
 	err |= seed_write(argv[1], "buffer-over-avail-ring", &s);
+
+	/* The guest keeps going: a second chain published after the first
+	 * drain, with interrupts suppressed, then a third with EVENT_IDX
+	 * notifications re-enabled. */
+	seed_init(&s, 3, FUZZ_F_EVENT_IDX | FUZZ_F_IRQ_EACH, 0);
+	seed_desc(&s, 0, 0x9000, 64, W, 0);
+	seed_desc(&s, 1, 0x9100, 64, 0, 2);
+	seed_desc(&s, 2, 0x9200, 64, W, 0);
+	seed_publish(&s, 0);
+	seed_step(&s, 0x3000 + 4 + 2 * 1, 1, 0);		 /* ring[1] = 1 */
+	seed_step(&s, 0x3000 + 4 + 2 * 8, 1, FUZZ_S_NOTIFY_OFF); /* used_event */
+	seed_step(&s, 0x3000 + 2, 2, FUZZ_S_DRAIN | FUZZ_S_INTERRUPT);
+	seed_step(&s, 0x1000 + 16 * 1 + 12, N, 0); /* desc 1 now chains to 2 */
+	seed_step(&s, 0x3000 + 4 + 2 * 2, 1, 0);
+	seed_step(&s, 0x3000 + 2, 3, FUZZ_S_NOTIFY_ON | FUZZ_S_DRAIN | FUZZ_S_INTERRUPT);
+	err |= seed_write(argv[1], "guest-steps", &s);
 
 	/* Broken ones, to start near the edges. */
 	seed_init(&s, 3, 0, 0);
