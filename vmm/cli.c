@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,39 @@ static int cli_apply_console(struct skiff_config *cfg, const char *value, char *
 	return 0;
 }
 
+static int cli_apply_rng(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	cfg->rng = true;
+	return 0;
+}
+
+/* FILE[,ro] */
+static int cli_apply_disk(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	const char *comma = strrchr(value, ',');
+	size_t len = comma ? (size_t)(comma - value) : strlen(value);
+
+	if (cfg->nr_disks == CONFIG_MAX_DISKS) {
+		snprintf(err, n, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+		return -1;
+	}
+	if (comma && strcmp(comma, ",ro") != 0) {
+		snprintf(err, n, "--disk: unknown option '%s' in '%s' (FILE or FILE,ro)", comma + 1,
+			 value);
+		return -1;
+	}
+	if (len == 0 || len >= PATH_MAX) {
+		snprintf(err, n, "--disk: '%s' does not name a file", value);
+		return -1;
+	}
+	struct disk_config *disk = &cfg->disks[cfg->nr_disks];
+	memcpy(disk->path, value, len);
+	disk->path[len] = '\0';
+	disk->read_only = comma != NULL;
+	cfg->nr_disks++;
+	return 0;
+}
+
 static const struct cli_option run_options[] = {
 	{"kernel", "FILE",
 	 "kernel to boot: a Linux bzImage or a PVH ELF (default: the bundled skiff-guest)",
@@ -90,6 +124,9 @@ static const struct cli_option run_options[] = {
 	{"cpus", "N", "number of vCPUs, 1-254 (default 1)", cli_apply_cpus},
 	{"console", "KIND", "serial console: stdio (default), file:PATH or none",
 	 cli_apply_console},
+	{"disk", "FILE[,ro]", "virtio-blk disk on a raw image (repeatable; ,ro: read-only)",
+	 cli_apply_disk},
+	{"rng", NULL, "add a virtio-rng device fed from the host's getrandom()", cli_apply_rng},
 };
 
 #define CLI_NR_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))
@@ -108,7 +145,8 @@ void cli_print_run_usage(FILE *out)
 	fprintf(out, "Usage: skiff run [OPTIONS]\n\nBoot a guest on KVM.\n\nOptions:\n");
 	for (size_t i = 0; i < CLI_NR_OPTIONS; i++) {
 		char left[32];
-		snprintf(left, sizeof(left), "--%s %s", run_options[i].name, run_options[i].arg);
+		snprintf(left, sizeof(left), "--%s %s", run_options[i].name,
+			 run_options[i].arg ? run_options[i].arg : "");
 		fprintf(out, "  %-18s %s\n", left, run_options[i].help);
 	}
 	fprintf(out, "  %-18s %s\n", "--help", "show this help");
@@ -141,7 +179,13 @@ static int cli_take_option(int argc, char **argv, int i, const struct cli_option
 		snprintf(err, n, "unknown option '%s' (see skiff run --help)", argv[i]);
 		return -1;
 	}
-	if (eq) {
+	if (!(*opt)->arg) {
+		if (eq) {
+			snprintf(err, n, "--%s takes no value", (*opt)->name);
+			return -1;
+		}
+		*value = "", *consumed = 1;
+	} else if (eq) {
 		*value = eq + 1, *consumed = 1;
 	} else if (i + 1 < argc) {
 		*value = argv[i + 1], *consumed = 2;

@@ -3,6 +3,8 @@
 #ifndef SKIFF_VMM_CONFIG_H
 #define SKIFF_VMM_CONFIG_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,6 +12,13 @@ enum console_kind {
 	CONSOLE_STDIO,
 	CONSOLE_FILE,
 	CONSOLE_NONE,
+};
+
+#define CONFIG_MAX_DISKS 8
+
+struct disk_config {
+	char path[PATH_MAX];
+	bool read_only;
 };
 
 struct skiff_config {
@@ -20,6 +29,9 @@ struct skiff_config {
 	unsigned cpus;
 	enum console_kind console;
 	const char *console_path; /* CONSOLE_FILE */
+	bool rng;		  /* a virtio-rng device */
+	unsigned nr_disks;
+	struct disk_config disks[CONFIG_MAX_DISKS];
 };
 
 #define CONFIG_DEFAULT_MEM (256ULL << 20)

@@ -16,6 +16,7 @@
 #include "vmm/linux_boot.h"
 #include "vmm/mptable.h"
 #include "vmm/pvh.h"
+#include "vmm/vm_pci.h"
 #include "vmm/x86_cpu.h"
 
 #define KVM_API_VERSION_REQUIRED 12
@@ -241,7 +242,7 @@ static int vm_add_devices(struct vm *vm, char *err, size_t n)
 	if (rc)
 		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "registering devices: %s",
 			       strerror(-rc));
-	return 0;
+	return vm_pci_create(vm, err, n);
 }
 
 static int vm_create_vcpus(struct vm *vm, uint32_t entry, char *err, size_t n)
@@ -281,6 +282,7 @@ int vm_create(struct vm *vm, const struct skiff_config *cfg, const struct kernel
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->mem.memfd = -1;
 	vm->stop.wake_fd = -1;
+	vm->ioloop.stop_fd = -1;
 	vm->console.wake_fd = vm->console.in_fd = vm->console.out_fd = -1;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -377,7 +379,11 @@ int vm_run(struct vm *vm)
 		fprintf(stderr, "skiff: signalfd: %s\n", strerror(errno));
 		return SKIFF_EXIT_VMM_ERROR;
 	}
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+	if (ioloop_start(&vm->ioloop)) {
+		fprintf(stderr, "skiff: cannot start the I/O thread\n");
+		vm_stop_request(&vm->stop, VM_STOP_VMM_ERROR, 0);
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus && !vm_stop_requested(&vm->stop); i++) {
 		int rc = vcpu_start(&vm->vcpus[i]);
 		if (rc) {
 			fprintf(stderr, "skiff: starting vCPU %u: %s\n", i, strerror(-rc));
@@ -390,6 +396,7 @@ int vm_run(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	ioloop_stop(&vm->ioloop);
 	close(sigfd);
 	console_drain(&vm->console);
 	return vm_report_stop(vm);
@@ -404,6 +411,7 @@ void vm_destroy(struct vm *vm)
 	vm->nr_vcpus = 0;
 	if (vm->console.wake_fd >= 0)
 		console_close(&vm->console);
+	vm_pci_destroy(vm);
 	if (vm->uart.host.tx)
 		uart16550_exit(&vm->uart);
 	bus_destroy(&vm->pio);

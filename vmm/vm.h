@@ -9,10 +9,15 @@
 #include "devices/bus.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
+#include "devices/pci.h"
 #include "devices/uart16550.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_rng.h"
 #include "mm/guest_mem.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
+#include "vmm/ioloop.h"
+#include "vmm/irq_router.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm_stop.h"
 
@@ -43,6 +48,14 @@ struct vm {
 	struct uart16550 uart;
 	struct debug_exit debug_exit;
 	struct i8042 i8042;
+
+	struct irq_router irqs;
+	struct pci_host pci;
+	struct ioloop ioloop;
+	unsigned nr_pci_devices;
+	struct virtio_rng *rng;
+	unsigned nr_disks;
+	struct virtio_blk *disks[CONFIG_MAX_DISKS];
 
 	unsigned nr_vcpus; /* created so far */
 	struct vcpu *vcpus;
