@@ -128,9 +128,9 @@ int virtq_activate(struct virtq *vq);
 
 /* Takes the next available chain: 1 with *chain filled, 0 when nothing is
  * available (or the queue is not ready), -1 when the guest broke a rule:
- * vq->error names it and the queue is dead (further pops return -1). The
- * buffers are not read or written here; they stay the guest's until
- * virtq_push() gives the head back. */
+ * vq->error names it and the queue is dead (further pops return -1;
+ * *chain is then meaningless). The buffers are not read or written here;
+ * the device owns them until virtq_push() gives the head back. */
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
 
 /* Puts (head, written) in the used ring and publishes used->idx with
