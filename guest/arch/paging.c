@@ -1,7 +1,7 @@
 #include "arch/paging.h"
 
 #include "arch/cpu.h"
-#include "lib/string.h"
+#include "kernel/dma.h"
 
 #define PTE_PRESENT 0x001
 #define PTE_WRITE 0x002
@@ -12,25 +12,18 @@
 #define LARGE_PAGE_SHIFT 21
 #define LARGE_PAGE_SIZE (1ULL << LARGE_PAGE_SHIFT)
 #define ENTRIES 512
-/* Tables for mappings above 4 GiB: one page directory per GiB touched,
- * one PDPT per 512 GiB. Sixteen pages is room for a dozen devices'
- * 64-bit BARs spread over distinct GiBs. */
-#define POOL_PAGES 16
+#define TABLE_SIZE 4096
 
 /* Defined in arch/entry.S: pml4, pdpt and 4 contiguous page directories. */
 extern uint64_t pml4[ENTRIES];
 extern uint64_t pd[4 * ENTRIES];
 
-static uint64_t pool[POOL_PAGES][ENTRIES] __attribute__((aligned(4096)));
-static unsigned pool_used;
-
-static uint64_t *pool_alloc(void)
+/* Tables for mappings above 4 GiB (one page directory per GiB touched,
+ * one PDPT per 512 GiB) come zeroed from the boot-time allocator, so they
+ * cost nothing until a device needs them. */
+static uint64_t *table_alloc(void)
 {
-	if (pool_used == POOL_PAGES)
-		return NULL;
-	uint64_t *table = pool[pool_used++];
-	memset(table, 0, sizeof(pool[0]));
-	return table;
+	return dma_alloc(TABLE_SIZE, TABLE_SIZE);
 }
 
 static void flush_page(uint64_t page)
@@ -39,7 +32,7 @@ static void flush_page(uint64_t page)
 }
 
 /* The next-level table an entry points to, created if missing. NULL when
- * the entry maps a large page or the pool is empty. */
+ * the entry maps a large page or there is no memory for a table. */
 static uint64_t *next_table(uint64_t *entry)
 {
 	if (*entry & PTE_PRESENT) {
@@ -47,7 +40,7 @@ static uint64_t *next_table(uint64_t *entry)
 			return NULL;
 		return phys_to_virt(*entry & PTE_ADDR_MASK);
 	}
-	uint64_t *table = pool_alloc();
+	uint64_t *table = table_alloc();
 	if (!table)
 		return NULL;
 	/* The table is complete (all zero) before it becomes reachable. */

@@ -21,8 +21,9 @@
 bool paging_map_uncached(uint64_t paddr);
 /* Maps [paddr, paddr + len) uncached, virtual = physical, in 2 MiB pages:
  * below 4 GiB by marking the existing pages uncached, above by adding
- * page tables from a fixed pool. false when the range wraps, reaches
- * PAGING_MMIO_LIMIT or the pool is used up. BSP only. */
+ * page tables (from dma_alloc, so after dma_init). false when the range
+ * wraps, reaches PAGING_MMIO_LIMIT or there is no memory for tables. BSP
+ * only. */
 bool paging_map_mmio(uint64_t paddr, uint64_t len);
 /* The physical address of the top-level table, for CR3 on the APs. */
 uint64_t paging_root(void);

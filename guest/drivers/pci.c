@@ -257,7 +257,7 @@ static const struct class_name class_names[] = {
 	{0x0403, "audio"},	 {0x0500, "memory"},	 {0x0600, "host-bridge"},
 	{0x0601, "isa-bridge"},	 {0x0604, "pci-bridge"}, {0x0700, "serial"},
 	{0x0c03, "usb"},	 {0x0c05, "smbus"},	 {0x0880, "system"},
-	{0x0b40, "coprocessor"},
+	{0x0b40, "coprocessor"}, {0x0680, "bridge"},
 };
 
 const char *pci_name(const struct pci_function *f)

@@ -208,6 +208,7 @@ static void device_broke(struct virtio_dev *dev, const char *why, uint8_t status
 		return;
 	dev->stopped = why;
 	dev->live = false;
+	console_begin_line();
 	kprintf("skiff-guest: %s: %s (status 0x%02x); stopped using it\n", dev->name, why, status);
 	stop_interrupts(dev);
 	if (status != 0xff && !reset_device(dev))
@@ -251,38 +252,49 @@ void virtio_queue_broken(struct virtio_dev *dev, struct virtq *vq)
 	virtio_fail(dev, "queue %u: %s", vq->index, vq->broken ? vq->broken : "unusable");
 }
 
-/* The BAR part a capability points at, checked against the BAR's size. */
-static bool region_from_bar(struct pci_function *f, uint8_t bar, uint32_t offset, uint32_t length,
-			    struct virtio_region *r)
+/* The BAR part a capability points at, checked against the BAR's size.
+ * NULL, or why it cannot be used. */
+static const char *region_from_bar(struct pci_function *f, uint8_t bar, uint32_t offset,
+				   uint32_t length, struct virtio_region *r)
 {
 	if (bar >= PCI_MAX_BARS)
-		return false;
+		return "names no BAR";
 	const struct pci_bar *b = &f->bars[bar];
-	if (!b->base || offset >= b->size || length > b->size - offset)
-		return false;
+	if (b->type == PCI_BAR_NONE)
+		return "names a BAR the device does not implement";
+	if (!b->base)
+		return "names an unassigned BAR";
+	if (offset >= b->size || length > b->size - offset)
+		return "reaches past the end of its BAR";
 	if (b->type == PCI_BAR_IO) {
 		if (b->base + offset + length > 0x10000)
-			return false;
+			return "reaches past port 0xffff";
 		r->io = true;
-	} else if (b->type == PCI_BAR_MEM32 || b->type == PCI_BAR_MEM64) {
-		if (!pci_map_bar(f, bar))
-			return false;
-		r->io = false;
 	} else {
-		return false;
+		if (!pci_map_bar(f, bar))
+			return "names a BAR that cannot be mapped";
+		r->io = false;
 	}
 	r->base = b->base + offset;
 	r->len = length;
-	return true;
+	return NULL;
 }
 
+static const char *const cfg_names[] = {
+	[CFG_COMMON] = "common configuration",
+	[CFG_NOTIFY] = "notify",
+	[CFG_ISR] = "ISR",
+	[CFG_DEVICE] = "device configuration",
+};
+
 /* The first usable capability of each type (the spec's preference order).
- * Returns NULL or what is missing. */
+ * Returns NULL, or what is missing (in dev->why). */
 static const char *find_capabilities(struct virtio_dev *dev)
 {
 	struct pci_function *f = dev->pci;
 	static const uint32_t min_len[] = {
-		[CFG_COMMON] = COMMON_MIN_LEN, [CFG_NOTIFY] = 2, [CFG_ISR] = 1, [CFG_DEVICE] = 0};
+		[CFG_COMMON] = COMMON_MIN_LEN, [CFG_NOTIFY] = 2, [CFG_ISR] = 1, [CFG_DEVICE] = 1};
+	const char *unusable[CFG_DEVICE + 1] = {0};
 	bool io = false;
 
 	for (uint8_t cap = pci_find_capability(f, PCI_CAP_VENDOR, 0); cap;
@@ -294,28 +306,42 @@ static const char *find_capabilities(struct virtio_dev *dev)
 					     : type == CFG_ISR	  ? &dev->isr
 					     : type == CFG_DEVICE ? &dev->device
 								  : NULL;
-		if (!slot || slot->len || cap_len < CAP_MIN_LEN)
+		if (!slot || slot->len)
 			continue;
-		if (type == CFG_NOTIFY && cap_len < CAP_NOTIFY_MIN_LEN)
-			continue;
-		uint32_t length = pci_read32(f, cap + CAP_LENGTH);
 		struct virtio_region r;
-		if (length < min_len[type] || (type == CFG_DEVICE && !length))
+		uint32_t length = pci_read32(f, cap + CAP_LENGTH);
+		const char *why = NULL;
+		if (cap_len < (type == CFG_NOTIFY ? CAP_NOTIFY_MIN_LEN : CAP_MIN_LEN))
+			why = "is too short";
+		else if (length < min_len[type])
+			why = "gives too small a length";
+		else
+			why = region_from_bar(f, pci_read8(f, cap + CAP_BAR),
+					      pci_read32(f, cap + CAP_OFFSET), length, &r);
+		if (why) {
+			unusable[type] = why;
 			continue;
-		if (!region_from_bar(f, pci_read8(f, cap + CAP_BAR),
-				     pci_read32(f, cap + CAP_OFFSET), length, &r))
-			continue;
+		}
 		if (type == CFG_NOTIFY)
 			dev->notify_multiplier = pci_read32(f, cap + CAP_NOTIFY_MULTIPLIER);
 		*slot = r;
 		io |= r.io;
 	}
-	if (!dev->common.len)
-		return "no usable common configuration capability (legacy-only device?)";
-	if (!dev->notify.len)
-		return "no usable notify capability";
-	if (!dev->isr.len)
-		return "no usable ISR capability";
+	const struct virtio_region *needed[] = {NULL, &dev->common, &dev->notify, &dev->isr};
+	for (unsigned type = CFG_COMMON; type <= CFG_ISR; type++) {
+		if (needed[type]->len)
+			continue;
+		if (unusable[type])
+			snprintf(dev->why, sizeof(dev->why), "its %s capability %s",
+				 cfg_names[type], unusable[type]);
+		else
+			snprintf(dev->why, sizeof(dev->why), "no %s capability%s", cfg_names[type],
+				 type == CFG_COMMON ? " (a legacy-only device?)" : "");
+		return dev->why;
+	}
+	if (!dev->device.len && unusable[CFG_DEVICE])
+		kprintf("skiff-guest: %s: its device configuration capability %s; going without\n",
+			dev->name, unusable[CFG_DEVICE]);
 	pci_enable(f, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | (io ? PCI_COMMAND_IO : 0));
 	return NULL;
 }
