@@ -2,6 +2,7 @@
 
 #include "arch/cpu.h"
 #include "arch/paging.h"
+#include "kernel/bootinfo.h"
 #include "lib/string.h"
 
 #define CONFIG_ADDRESS 0xcf8
@@ -296,12 +297,25 @@ void pci_enable(const struct pci_function *f, uint16_t command_bits)
 	pci_write16(f, PCI_COMMAND, command | command_bits | PCI_COMMAND_INTX_DISABLE);
 }
 
+/* A BAR placed over RAM would make that RAM uncached (or worse): such a
+ * BAR is not used. */
+static bool overlaps_ram(uint64_t base, uint64_t size)
+{
+	for (unsigned i = 0; i < bootinfo.nr_memmap; i++) {
+		const struct memmap_entry *e = &bootinfo.memmap[i];
+		if (e->type == MEMMAP_RAM && base < e->addr + e->size && e->addr < base + size)
+			return true;
+	}
+	return false;
+}
+
 bool pci_map_bar(struct pci_function *f, unsigned bar)
 {
 	if (bar >= PCI_MAX_BARS)
 		return false;
 	struct pci_bar *b = &f->bars[bar];
-	if ((b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64) || !b->base)
+	if ((b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64) || !b->base ||
+	    overlaps_ram(b->base, b->size))
 		return false;
 	if (!b->mapped)
 		b->mapped = paging_map_mmio(b->base, b->size);

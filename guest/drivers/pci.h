@@ -82,7 +82,8 @@ uint8_t pci_find_capability(const struct pci_function *f, uint8_t id, uint8_t af
 /* Sets command bits (memory, I/O, bus master) and disables INTx. */
 void pci_enable(const struct pci_function *f, uint16_t command_bits);
 /* Maps an assigned memory BAR uncached (above 4 GiB too). false for an
- * I/O, missing or unassigned BAR, or one that cannot be mapped. */
+ * I/O, missing or unassigned BAR, one over RAM in the memory map, or one
+ * that cannot be mapped. */
 bool pci_map_bar(struct pci_function *f, unsigned bar);
 
 /* Finds and checks the MSI-X capability, maps its table, masks every entry

@@ -1,6 +1,7 @@
 /* virtio: the state of each virtio device and its queues. */
 #include "drivers/virtio_pci.h"
 #include "kernel/console.h"
+#include "kernel/dma.h"
 #include "lib/string.h"
 #include "shell/commands.h"
 
@@ -94,4 +95,6 @@ void cmd_virtio(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < virtio_count(); i++)
 		print_device(virtio_get(i));
+	kprintf("dma: %u KiB of %u KiB used\n", (unsigned)(dma_used() / 1024),
+		(unsigned)(dma_size() / 1024));
 }
