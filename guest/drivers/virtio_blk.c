@@ -114,6 +114,10 @@ struct virtio_dev *blk_device(void)
 
 const struct blk_info *blk_get_info(void)
 {
+	/* The capacity may change (a resize, announced as a configuration
+	 * change): read it afresh. */
+	if (blk.dev && blk.dev->live)
+		blk.info.capacity = virtio_config_read64(blk.dev, CONFIG_CAPACITY);
 	return &blk.info;
 }
 

@@ -46,6 +46,7 @@ extern const struct virtio_driver virtio_blk_driver;
 
 /* NULL when there is no (working or stopped) blk device. */
 struct virtio_dev *blk_device(void);
+/* The capacity is read from the device each time. */
 const struct blk_info *blk_get_info(void);
 /* "status 1", "device stopped (...)": for a failure line. */
 const char *blk_error(int result, char *buf, unsigned size);

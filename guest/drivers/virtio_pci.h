@@ -88,8 +88,9 @@ struct virtio_driver {
 	bool (*probe)(struct virtio_dev *dev);
 };
 
-/* Offers each virtio PCI function to the drivers below; prints a boot
- * line per device. After pci_init, with interrupts and the clock running. */
+/* Offers each virtio PCI function to the driver for its type (the table in
+ * virtio_pci.c); prints a boot line per device. After pci_init and
+ * dma_init, with interrupts and the clock running. */
 void virtio_pci_init_all(void);
 unsigned virtio_count(void);
 struct virtio_dev *virtio_get(unsigned index);
