@@ -13,7 +13,10 @@
 #define PCI_CLASS_STORAGE_SCSI 0x010000
 #define BLK_HDR_BYTES 16
 #define BLK_SEG_BYTES 16 /* one discard / write-zeroes range */
-#define BLK_MAX_RANGE_SECTORS (UINT32_MAX / VIRTIO_BLK_SECTOR)
+/* Bounds one discard / write-zeroes request: the zero-writing fallback
+ * below does that much synchronous work at most. */
+#define BLK_MAX_RANGE_SECTORS ((64u << 20) / VIRTIO_BLK_SECTOR)
+#define BLK_ZERO_CHUNK (64u << 10)
 #define BLK_WRITE_ZEROES_F_UNMAP 1
 
 struct blk_hdr {
@@ -92,10 +95,33 @@ static void blk_finish(struct virtio_blk_req *req, uint8_t status)
 	virtio_queue_complete(&blk->vp.vdev, 0, req->generation, req->head, req->written);
 }
 
+/* For file systems without fallocate's zero-range or punch-hole (9p,
+ * some tmpfs): write the zeros. */
+static int blk_write_zeros(struct virtio_blk *blk, uint64_t sector, uint32_t sectors)
+{
+	static const uint8_t zeros[BLK_ZERO_CHUNK];
+	uint64_t at = sector * VIRTIO_BLK_SECTOR, left = (uint64_t)sectors * VIRTIO_BLK_SECTOR;
+
+	while (left) {
+		size_t n = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+		ssize_t done = pwrite(blk->fd, zeros, n, (off_t)at);
+		if (done <= 0)
+			return -1;
+		at += (uint64_t)done, left -= (uint64_t)done;
+	}
+	return 0;
+}
+
 static void blk_io_done(struct ioloop_op *op, int res)
 {
 	struct virtio_blk_req *req = (struct virtio_blk_req *)op;
+	bool unsupported = res == -EOPNOTSUPP || res == -EINVAL;
 
+	/* Discard is a hint the device may ignore; write-zeroes is not. */
+	if (unsupported && req->type == VIRTIO_BLK_T_DISCARD)
+		res = 0;
+	else if (unsupported && req->type == VIRTIO_BLK_T_WRITE_ZEROES)
+		res = blk_write_zeros(req->blk, req->range_sector, req->range_sectors);
 	blk_finish(req, res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
 }
 
@@ -106,6 +132,9 @@ static int64_t blk_submit(struct virtio_blk *blk, struct virtio_blk_req *req, ui
 	struct io_uring_sqe *sqe = ioloop_prep(blk->loop, &req->op);
 	off_t at = (off_t)(sector * VIRTIO_BLK_SECTOR);
 
+	req->type = type;
+	req->range_sector = range->sector;
+	req->range_sectors = range->num_sectors;
 	if (!sqe) {
 		*req->status = VIRTIO_BLK_S_IOERR;
 		req->in_use = false;
@@ -156,6 +185,8 @@ static uint8_t blk_check(struct virtio_blk *blk, struct virtio_blk_req *req,
 		if (chain->out_bytes != BLK_HDR_BYTES + BLK_SEG_BYTES ||
 		    !blk_copy_out(chain, BLK_HDR_BYTES, range, sizeof(*range)))
 			return VIRTIO_BLK_S_UNSUPP;
+		if (range->num_sectors > BLK_MAX_RANGE_SECTORS)
+			return VIRTIO_BLK_S_IOERR;
 		return blk_range_ok(blk, range->sector,
 				    (uint64_t)range->num_sectors * VIRTIO_BLK_SECTOR)
 			       ? 0xff

@@ -48,6 +48,9 @@ struct virtio_blk_req {
 	bool in_use;
 	uint8_t *status;
 	uint32_t written;
+	uint32_t type;
+	uint64_t range_sector; /* discard / write-zeroes */
+	uint32_t range_sectors;
 	unsigned nr_iov;
 	struct iovec iov[VIRTQ_MAX_CHAIN_BUFS]; /* a chain has no more buffers */
 };

@@ -4,7 +4,7 @@
 #include <sys/random.h>
 
 #define VIRTIO_RNG_QUEUE_SIZE 256
-#define PCI_CLASS_OTHER 0xff0000
+#define PCI_CLASS_OTHER 0x00ff00 /* unclassified, as QEMU reports it */
 
 /* Fills the chain's writable buffers, up to the per-request bound. A
  * request with nothing writable, or with device-readable parts, is not
