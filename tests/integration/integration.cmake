@@ -19,9 +19,14 @@ skiff_integration_test(lifecycle test_lifecycle.sh --mmu tdp)
 skiff_integration_test(terminal test_terminal.sh --mmu tdp)
 skiff_integration_test(bad_input test_bad_input.sh --mmu tdp)
 skiff_integration_test(qemu_boot test_qemu_boot.sh --mmu tdp)
+skiff_integration_test(virtio test_virtio.sh --mmu tdp)
 skiff_integration_test(linux_boot test_linux_boot.sh --mmu tdp --mem 3G)
 
 # The guest alone under QEMU's software CPU: no KVM, so no kvm-host.
 add_test(NAME guest_tcg COMMAND ${SKIFF_IT_DIR}/test_guest_tcg.sh ${SKIFF_GUEST_ELF}
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(guest_tcg PROPERTIES LABELS integration TIMEOUT 600 SKIP_RETURN_CODE 77)
+
+add_test(NAME guest_virtio_tcg COMMAND ${SKIFF_IT_DIR}/test_guest_virtio_tcg.sh ${SKIFF_GUEST_ELF}
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(guest_virtio_tcg PROPERTIES LABELS integration TIMEOUT 600 SKIP_RETURN_CODE 77)

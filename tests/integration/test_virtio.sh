@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Virtio over PCI with the bundled guest on KVM: virtio-blk on a real image
+# file (data on the host after exit, read-only, lock against a second
+# writer), virtio-rng, bad --disk arguments, and a guest that breaks a
+# virtqueue: the device needs a reset, the VMM and other devices go on.
+. "$(dirname "$0")/lib.sh"
+
+img=$TEST_TMP/disk.img
+truncate -s 16M "$img"
+
+# The guest writes a sector, fills and verifies 2 MiB, zeroes a sector.
+run_skiff blk 'pci\nblk info\nblk write 5 hello+from+the+guest\nblk read 5\nblk flush\nblk write 9 to+be+zeroed\nblk zero 9 1\nblk discard 100 8\nblk fill 1000 4096\nblk verify 1000 4096\nrng 16\nrng 16\ninfo\npoweroff\n' \
+	run --cpus 2 --disk "$img" --rng
+expect_status "blk and rng session" 0
+expect_line "virtio-blk on the PCI bus" "$out" '^pci 00:0[0-9]\.0 1af4:1042 .*virtio-blk'
+expect_line "virtio-rng on the PCI bus" "$out" '^pci 00:0[0-9]\.0 1af4:1044 .*virtio-rng'
+expect_line "capacity of a 16 MiB image" "$out" '^blk0: capacity 32768 sectors, rw, id disk.img'
+expect_line "write completes" "$out" '^blk0: wrote sector 5'
+expect_line "read returns what was written" "$out" '^blk0: sector 5: hello from the guest'
+expect_line "flush completes" "$out" '^blk0: flushed'
+expect_line "fill 2 MiB" "$out" '^blk0: filled 4096 sectors'
+expect_line "verify 2 MiB" "$out" '^blk0: verified 4096 sectors'
+expect_line "rng returns bytes" "$out" '^rng: [0-9a-f]{32}'
+check "two rng reads differ" test "$(grep -c '^rng: ' "$out")" -eq 2 -a \
+	"$(grep '^rng: ' "$out" | sort -u | wc -l)" -eq 2
+expect_line "info lists the devices" "$out" '^virtio: .*blk0.*rng0'
+check "written sector is in the host image" \
+	grep -q 'hello from the guest' <(dd if="$img" bs=512 skip=5 count=1 status=none)
+check "zeroed sector is zero in the host image" \
+	cmp -s <(dd if="$img" bs=512 skip=9 count=1 status=none) <(head -c 512 /dev/zero)
+
+# Read-only: writes fail cleanly, the image is untouched.
+before=$(md5sum <"$img")
+run_skiff ro 'blk info\nblk write 5 overwritten\nblk read 5\npoweroff\n' run --disk "$img,ro"
+expect_status "read-only disk session" 0
+expect_line "read-only disk is reported ro" "$out" '^blk0: capacity 32768 sectors, ro'
+expect_line "write to a read-only disk fails" "$out" '^blk0: write failed: status 1'
+expect_line "read-only disk still reads" "$out" '^blk0: sector 5: hello from the guest'
+check "read-only image unchanged" test "$(md5sum <"$img")" = "$before"
+
+# A second VMM cannot open the image while the first one runs.
+fifo=$TEST_TMP/first.in
+mkfifo "$fifo"
+"$SKIFF" run --disk "$img" <"$fifo" >"$TEST_TMP/first.out" 2>&1 &
+first=$!
+exec 3>"$fifo"
+for _ in $(seq 1 "$GUEST_TIMEOUT"); do
+	contains "$TEST_TMP/first.out" '^skiff-guest ready' && break
+	sleep 1
+done
+run_skiff second '' run --disk "$img"
+expect_status "second writer refused" 2
+expect_line "lock conflict is named" "$err" "disk '$img': locked by another process"
+printf 'poweroff\n' >&3
+exec 3>&-
+status=0
+wait "$first" || status=$?
+out=$TEST_TMP/first.out
+expect_status "first VMM unaffected" 0
+
+# Bad --disk arguments.
+run_skiff nodisk '' run --disk "$TEST_TMP/missing.img"
+expect_status "missing image" 2
+expect_line "missing image is named" "$err" "disk '$TEST_TMP/missing.img': No such file or directory"
+run_skiff badopt '' run --disk "$img,rw"
+expect_status "unknown disk option" 2
+expect_line "unknown disk option is named" "$err" "--disk: unknown option 'rw'"
+
+# A guest that corrupts blk's queue: that device needs a reset, rng works on.
+run_skiff broken 'virtio break blk0\nblk read 5\nrng 8\npoweroff\n' run --disk "$img" --rng
+expect_status "VMM survives a malicious queue" 0
+expect_line "VMM names the broken rule" "$err" 'virtio-blk: .*device needs reset'
+expect_line "guest sees NEEDS_RESET" "$out" 'blk0: device needs reset'
+expect_line "other device still works" "$out" '^rng: [0-9a-f]{16}'
+
+finish
