@@ -197,16 +197,17 @@ static int x86_cpu_wire_lapic(int fd)
 static int x86_cpu_init_fpu_msrs(int fd)
 {
 	struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry entries[1];
-	} msrs = {.hdr.nmsrs = 1,
-		  .entries = {{.index = MSR_IA32_MISC_ENABLE,
-			       .data = MSR_IA32_MISC_ENABLE_FAST_STRING}}};
+	/* struct kvm_msrs ends in a flexible array: room for one entry. */
+	union {
+		struct kvm_msrs msrs;
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} buf = {.msrs.nmsrs = 1};
 
+	buf.msrs.entries[0] = (struct kvm_msr_entry){.index = MSR_IA32_MISC_ENABLE,
+						     .data = MSR_IA32_MISC_ENABLE_FAST_STRING};
 	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;
-	if (ioctl(fd, KVM_SET_MSRS, &msrs) != 1)
+	if (ioctl(fd, KVM_SET_MSRS, &buf.msrs) != 1)
 		return -EIO;
 	return 0;
 }
