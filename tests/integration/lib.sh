@@ -75,6 +75,17 @@ expect_line() {
 	fi
 }
 
+# expect_usage_error NAME PATTERN ARGS...: skiff refuses ARGS with status 2,
+# a message on stderr matching PATTERN, and no guest output.
+expect_usage_error() {
+	local name=$1 pattern=$2
+	shift 2
+	run_skiff "$name" '' "$@"
+	expect_status "$name" 2
+	expect_line "$name: message" "$err" "$pattern"
+	check "$name: no guest output" test ! -s "$out"
+}
+
 finish() {
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]

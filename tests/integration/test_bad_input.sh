@@ -4,16 +4,6 @@
 # tools/kvm-host.
 . "$(dirname "$0")/lib.sh"
 
-# expect_usage_error NAME PATTERN ARGS...: status 2 and stderr matching.
-expect_usage_error() {
-	local name=$1 pattern=$2
-	shift 2
-	run_skiff "$name" '' "$@"
-	expect_status "$name" 2
-	expect_line "$name: message" "$err" "$pattern"
-	check "$name: no guest output" test ! -s "$out"
-}
-
 k=$TEST_TMP/kernels
 mkdir -p "$k"
 head -c 100 "$GUEST_ELF" >"$k/truncated.elf"

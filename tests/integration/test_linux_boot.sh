@@ -128,15 +128,6 @@ check "quiet: no kernel messages" bash -c "! grep -q 'Linux version' '$out'"
 
 # --- bad input: status 2, a message naming file and problem, no guest ----
 
-expect_usage_error() {
-	local name=$1 pattern=$2
-	shift 2
-	run_skiff "$name" '' "$@"
-	expect_status "$name" 2
-	expect_line "$name: message" "$err" "$pattern"
-	check "$name: no guest output" test ! -s "$out"
-}
-
 # patch FILE OFFSET BYTES: overwrites bytes (printf escapes) in place.
 patch() {
 	printf '%b' "$3" | dd of="$1" bs=1 seek=$(($2)) conv=notrunc status=none
