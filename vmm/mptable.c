@@ -77,13 +77,16 @@ struct mp_interrupt {
 #define MP_LAPIC_VERSION 0x14
 #define MP_IOAPIC_VERSION 0x11
 #define MP_NR_LOCAL_INTS 2
+#define MP_PCI_BUS_ID 1
+#define MP_IRQ_LEVEL_ACTIVE_HIGH 0x0d /* polarity 01, trigger 11 */
 
 size_t mptable_size(unsigned ncpus)
 {
 	return sizeof(struct mp_floating_pointer) + sizeof(struct mp_config_header) +
-	       ncpus * sizeof(struct mp_processor) + sizeof(struct mp_bus) +
+	       ncpus * sizeof(struct mp_processor) + 2 * sizeof(struct mp_bus) +
 	       sizeof(struct mp_ioapic) +
-	       (MPTABLE_ISA_IRQS + MP_NR_LOCAL_INTS) * sizeof(struct mp_interrupt);
+	       (MPTABLE_ISA_IRQS + MPTABLE_PCI_SLOTS + MP_NR_LOCAL_INTS) *
+		       sizeof(struct mp_interrupt);
 }
 
 uint8_t mptable_checksum(const uint8_t *bytes, size_t len)
@@ -115,7 +118,10 @@ static uint8_t *mp_put_entries(uint8_t *at, unsigned ncpus)
 		at = mp_put(at, &p, sizeof(p));
 	}
 	struct mp_bus isa = {.type = 1, .bus_id = 0, .bus_type = {'I', 'S', 'A', ' ', ' ', ' '}};
+	struct mp_bus pci = {
+		.type = 1, .bus_id = MP_PCI_BUS_ID, .bus_type = {'P', 'C', 'I', ' ', ' ', ' '}};
 	at = mp_put(at, &isa, sizeof(isa));
+	at = mp_put(at, &pci, sizeof(pci));
 	struct mp_ioapic ioapic = {.type = 2,
 				   .apic_id = ioapic_id,
 				   .apic_version = MP_IOAPIC_VERSION,
@@ -129,6 +135,18 @@ static uint8_t *mp_put_entries(uint8_t *at, unsigned ncpus)
 					 .src_irq = irq,
 					 .dst_apic = ioapic_id,
 					 .dst_pin = irq};
+		at = mp_put(at, &i, sizeof(i));
+	}
+	/* INTA# of each PCI slot (source IRQ: slot << 2 | pin), level-
+	 * triggered; KVM treats a raised line as asserted. */
+	for (uint8_t slot = 1; slot <= MPTABLE_PCI_SLOTS; slot++) {
+		struct mp_interrupt i = {.type = 3,
+					 .irq_type = MP_IRQ_INT,
+					 .flags = MP_IRQ_LEVEL_ACTIVE_HIGH,
+					 .src_bus = MP_PCI_BUS_ID,
+					 .src_irq = (uint8_t)(slot << 2),
+					 .dst_apic = ioapic_id,
+					 .dst_pin = (uint8_t)MPTABLE_PCI_INTX_GSI(slot)};
 		at = mp_put(at, &i, sizeof(i));
 	}
 	struct mp_interrupt lint0 = {
@@ -161,7 +179,8 @@ size_t mptable_write(uint8_t *buf, size_t buf_size, uint32_t gpa, unsigned ncpus
 		.spec_rev = MP_SPEC_REV,
 		.oem_id = {'S', 'K', 'I', 'F', 'F', ' ', ' ', ' '},
 		.product_id = {'S', 'K', 'I', 'F', 'F', '-', 'V', 'M', ' ', ' ', ' ', ' '},
-		.entry_count = (uint16_t)(ncpus + 2 + MPTABLE_ISA_IRQS + MP_NR_LOCAL_INTS),
+		.entry_count = (uint16_t)(ncpus + 3 + MPTABLE_ISA_IRQS + MPTABLE_PCI_SLOTS +
+					  MP_NR_LOCAL_INTS),
 		.lapic_addr = BOOT_LAPIC_ADDR,
 	};
 	memcpy(header_at, &header, sizeof(header));

@@ -8,6 +8,10 @@
 
 #define MPTABLE_MAX_CPUS 254 /* xAPIC IDs 0-253; the IOAPIC takes the next */
 #define MPTABLE_ISA_IRQS 16
+/* PCI slots 1-31 of bus 0; slot 0 is the host bridge. INTA# of a slot is
+ * wired to one of IOAPIC pins 16-23. */
+#define MPTABLE_PCI_SLOTS 31
+#define MPTABLE_PCI_INTX_GSI(slot) (16u + (slot) % 8u)
 
 /* Bytes mptable_write needs for ncpus. */
 size_t mptable_size(unsigned ncpus);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "vmm/mptable.h"
 #include "vmm/vm.h"
 
 static int vm_pci_fail(char *err, size_t n, const char *what, int rc)
@@ -17,7 +18,8 @@ static int vm_pci_fail(char *err, size_t n, const char *what, int rc)
 
 static struct irq_line vm_pci_intx(struct vm *vm)
 {
-	unsigned gsi = VM_PCI_INTX_GSI_BASE + vm->nr_pci_devices % VM_PCI_INTX_GSIS;
+	/* Slots fill in order after the host bridge: this device's slot. */
+	unsigned gsi = MPTABLE_PCI_INTX_GSI(vm->nr_pci_devices + 1);
 
 	return (struct irq_line){irq_router_set_line, &vm->irqs, gsi};
 }
@@ -79,6 +81,27 @@ static int vm_pci_add_disk(struct vm *vm, const struct disk_config *disk, char *
 	return rc ? vm_pci_fail(err, n, "virtio-blk", rc) : 0;
 }
 
+static int vm_pci_add_net(struct vm *vm, const struct net_config *cfg, char *err, size_t n)
+{
+	struct virtio_net *net = calloc(1, sizeof(*net));
+	int rc;
+
+	if (!net)
+		return vm_pci_fail(err, n, "virtio-net", -ENOMEM);
+	if (virtio_net_open_tap(net, cfg->tap, cfg->mac, err, n)) {
+		free(net);
+		return SKIFF_EXIT_USAGE;
+	}
+	vm->nets[vm->nr_nets++] = net;
+	rc = virtio_net_init(net, &vm->mem, irq_router_msi_controller(&vm->irqs), vm_pci_intx(vm));
+	if (!rc)
+		rc = vm_pci_plug_virtio(vm, &net->vp);
+	/* Frames from the tap are taken on the I/O thread too. */
+	if (!rc)
+		rc = ioloop_watch_fd(&vm->ioloop, net->tap_fd, virtio_net_tap_readable, net);
+	return rc ? vm_pci_fail(err, n, "virtio-net", rc) : 0;
+}
+
 int vm_pci_create(struct vm *vm, char *err, size_t n)
 {
 	int rc;
@@ -97,6 +120,9 @@ int vm_pci_create(struct vm *vm, char *err, size_t n)
 			return rc;
 	if (vm->cfg->rng && (rc = vm_pci_add_rng(vm, err, n)))
 		return rc;
+	for (unsigned i = 0; i < vm->cfg->nr_nets; i++)
+		if ((rc = vm_pci_add_net(vm, &vm->cfg->nets[i], err, n)))
+			return rc;
 	return 0;
 }
 
@@ -108,6 +134,11 @@ void vm_pci_destroy(struct vm *vm)
 		free(vm->disks[i]);
 	}
 	vm->nr_disks = 0;
+	for (unsigned i = 0; i < vm->nr_nets; i++) {
+		virtio_net_exit(vm->nets[i]);
+		free(vm->nets[i]);
+	}
+	vm->nr_nets = 0;
 	if (vm->rng) {
 		virtio_rng_exit(vm->rng);
 		free(vm->rng);

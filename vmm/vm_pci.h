@@ -12,9 +12,6 @@ struct vm;
 #define VM_PCI_MMIO_END 0xfec00000ULL
 #define VM_PCI_PIO_BASE 0xc000
 #define VM_PCI_PIO_END 0x10000
-/* INTx of PCI devices lands on IOAPIC pins 16-23. */
-#define VM_PCI_INTX_GSI_BASE 16
-#define VM_PCI_INTX_GSIS 8
 
 /* Returns 0 or an exit status with err set. */
 int vm_pci_create(struct vm *vm, char *err, size_t err_size);

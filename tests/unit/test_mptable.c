@@ -57,6 +57,8 @@ struct parsed {
 	uint8_t io_int_dst_apic[16];
 	uint8_t io_int_dst_pin[16];
 	int bad_type; /* an entry type the spec does not define */
+	unsigned pci_ints;
+	uint8_t pci_slot_pin[32]; /* IOAPIC pin of each slot's INTA#, 0: none */
 };
 
 /* Walks the configuration table's entries the way a guest does. */
@@ -78,7 +80,10 @@ static void walk_entries(const uint8_t *hdr, struct parsed *p)
 			at += 20;
 			break;
 		case ENTRY_BUS:
-			assert_memory_equal(at + 2, "ISA   ", 6);
+			/* ISA is bus 0, PCI bus 1 (Linux maps the first PCI bus
+			 * entry to PCI bus 0). */
+			assert_memory_equal(at + 2, at[1] == 0 ? "ISA   " : "PCI   ", 6);
+			assert_true(at[1] <= 1);
 			p->buses++;
 			at += 8;
 			break;
@@ -90,6 +95,14 @@ static void walk_entries(const uint8_t *hdr, struct parsed *p)
 			at += 8;
 			break;
 		case ENTRY_IO_INT:
+			if (at[4] == 1) { /* PCI: source IRQ is slot << 2 | pin */
+				assert_int_equal(at[5] & 3, 0);	       /* INTA# */
+				assert_int_equal(get16(at + 2), 0x0d); /* level, active high */
+				p->pci_slot_pin[at[5] >> 2] = at[7];
+				p->pci_ints++;
+				at += 8;
+				break;
+			}
 			assert_int_equal(at[4], 0); /* source bus: the ISA bus */
 			assert_true(at[5] < 16);
 			p->isa_irq_seen[at[5]]++;
@@ -182,9 +195,10 @@ static void entry_count_matches_entries_present(void **state)
 		assert_false(p.bad_type);
 		assert_int_equal(get16(buf + FP_SIZE + HDR_ENTRY_COUNT), p.entries);
 		assert_int_equal(p.processors, counts[i]);
-		assert_int_equal(p.buses, 1);
+		assert_int_equal(p.buses, 2);
 		assert_int_equal(p.ioapics, 1);
 		assert_int_equal(p.io_ints, MPTABLE_ISA_IRQS);
+		assert_int_equal(p.pci_ints, MPTABLE_PCI_SLOTS);
 		assert_int_equal(p.local_ints, 2);
 		free(buf);
 	}
@@ -303,6 +317,22 @@ static void table_fits_in_reserved_area(void **state)
 	assert_int_equal(BOOT_MPTABLE_ADDR % 16, 0); /* paragraph aligned */
 }
 
+static void pci_slots_route_inta_to_ioapic_pins_16_to_23(void **state)
+{
+	uint8_t *buf;
+	size_t written;
+	struct parsed p;
+
+	buf = write_table(4, BOOT_MPTABLE_ADDR, &written);
+	walk_entries(buf + FP_SIZE, &p);
+	assert_int_equal(p.pci_slot_pin[0], 0); /* the host bridge has no INTx */
+	for (unsigned slot = 1; slot < 32; slot++) {
+		assert_int_equal(p.pci_slot_pin[slot], MPTABLE_PCI_INTX_GSI(slot));
+		assert_in_range(p.pci_slot_pin[slot], 16, 23);
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +348,7 @@ int main(void)
 		cmocka_unit_test(buffer_one_byte_short_is_refused_untouched),
 		cmocka_unit_test(write_stays_inside_reported_size),
 		cmocka_unit_test(table_fits_in_reserved_area),
+		cmocka_unit_test(pci_slots_route_inta_to_ioapic_pins_16_to_23),
 	};
 	return cmocka_run_group_tests_name("mptable", tests, NULL, NULL);
 }
