@@ -113,6 +113,65 @@ static int cli_apply_disk(struct skiff_config *cfg, const char *value, char *err
 	return 0;
 }
 
+/* One key=value of --net; false with err set when it is not one we know. */
+static bool cli_net_key(struct net_config *net, const char *word, size_t len, bool *have_tap,
+			char *err, size_t n)
+{
+	char value[32];
+	const char *why;
+
+	if (len >= 4 && strncmp(word, "tap=", 4) == 0) {
+		if ((why = config_check_ifname(word + 4, len - 4))) {
+			snprintf(err, n, "--net: tap name '%.*s' %s", (int)(len - 4), word + 4,
+				 why);
+			return false;
+		}
+		memcpy(net->tap, word + 4, len - 4);
+		net->tap[len - 4] = '\0';
+		*have_tap = true;
+		return true;
+	}
+	if (len >= 4 && strncmp(word, "mac=", 4) == 0) {
+		snprintf(value, sizeof(value), "%.*s", (int)(len - 4), word + 4);
+		if ((why = config_parse_mac(value, net->mac))) {
+			snprintf(err, n, "--net: mac '%.*s' %s", (int)(len - 4), word + 4, why);
+			return false;
+		}
+		return true;
+	}
+	snprintf(err, n, "--net: unknown option '%.*s' (tap=NAME[,mac=MAC])", (int)len, word);
+	return false;
+}
+
+/* tap=NAME[,mac=MAC] */
+static int cli_apply_net(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	struct net_config net;
+	bool have_tap = false;
+
+	memset(&net, 0, sizeof(net));
+	if (cfg->nr_nets == CONFIG_MAX_NETS) {
+		snprintf(err, n, "--net: at most %d network devices", CONFIG_MAX_NETS);
+		return -1;
+	}
+	config_default_mac(cfg->nr_nets, net.mac);
+	for (const char *word = value;; word++) {
+		const char *comma = strchr(word, ',');
+		size_t len = comma ? (size_t)(comma - word) : strlen(word);
+		if (!cli_net_key(&net, word, len, &have_tap, err, n))
+			return -1;
+		if (!comma)
+			break;
+		word = comma;
+	}
+	if (!have_tap) {
+		snprintf(err, n, "--net: '%s' names no tap device (tap=NAME[,mac=MAC])", value);
+		return -1;
+	}
+	cfg->nets[cfg->nr_nets++] = net;
+	return 0;
+}
+
 static const struct cli_option run_options[] = {
 	{"kernel", "FILE",
 	 "kernel to boot: a Linux bzImage or a PVH ELF (default: the bundled skiff-guest)",
@@ -127,6 +186,9 @@ static const struct cli_option run_options[] = {
 	{"disk", "FILE[,ro]", "virtio-blk disk on a raw image (repeatable; ,ro: read-only)",
 	 cli_apply_disk},
 	{"rng", NULL, "add a virtio-rng device fed from the host's getrandom()", cli_apply_rng},
+	{"net", "tap=NAME[,mac=MAC]",
+	 "virtio-net on host tap NAME (repeatable, up to 4; MAC default 52:54:00:12:34:56+N)",
+	 cli_apply_net},
 };
 
 #define CLI_NR_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))
@@ -147,7 +209,11 @@ void cli_print_run_usage(FILE *out)
 		char left[32];
 		snprintf(left, sizeof(left), "--%s %s", run_options[i].name,
 			 run_options[i].arg ? run_options[i].arg : "");
-		fprintf(out, "  %-18s %s\n", left, run_options[i].help);
+		/* A long argument pushes its help to the next line. */
+		if (strlen(left) > 18)
+			fprintf(out, "  %s\n  %-18s %s\n", left, "", run_options[i].help);
+		else
+			fprintf(out, "  %-18s %s\n", left, run_options[i].help);
 	}
 	fprintf(out, "  %-18s %s\n", "--help", "show this help");
 	fprintf(out, "\nExit status: 0 guest powered off (or reset), 1 VMM error, 2 bad arguments\n"

@@ -63,6 +63,52 @@ int config_parse_size(const char *text, uint64_t *bytes)
 	return 0;
 }
 
+const char *config_parse_mac(const char *text, uint8_t mac[CONFIG_MAC_BYTES])
+{
+	uint8_t out[CONFIG_MAC_BYTES];
+	const char *p = text;
+	bool zero = true;
+
+	for (unsigned i = 0; i < CONFIG_MAC_BYTES; i++) {
+		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+		    p[2] != (i + 1 < CONFIG_MAC_BYTES ? ':' : '\0'))
+			return "is not six hex bytes separated by colons";
+		char byte[3] = {p[0], p[1], '\0'};
+		out[i] = (uint8_t)strtoul(byte, NULL, 16);
+		zero = zero && out[i] == 0;
+		p += 3;
+	}
+	if (out[0] & 1)
+		return "is a multicast address";
+	if (zero)
+		return "is all zeros";
+	memcpy(mac, out, sizeof(out));
+	return NULL;
+}
+
+void config_default_mac(unsigned index, uint8_t mac[CONFIG_MAC_BYTES])
+{
+	const uint8_t base[CONFIG_MAC_BYTES] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+
+	memcpy(mac, base, sizeof(base));
+	mac[5] = (uint8_t)(base[5] + index);
+}
+
+/* The kernel's dev_valid_name(). */
+const char *config_check_ifname(const char *name, size_t len)
+{
+	if (len == 0)
+		return "is empty";
+	if (len > CONFIG_IFNAME_MAX)
+		return "is longer than 15 bytes";
+	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+		return "is not a valid interface name";
+	for (size_t i = 0; i < len; i++)
+		if (name[i] == '/' || name[i] == ':' || isspace((unsigned char)name[i]))
+			return "contains '/', ':' or a space";
+	return NULL;
+}
+
 static int config_fail(char *err, size_t err_size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -15,10 +15,19 @@ enum console_kind {
 };
 
 #define CONFIG_MAX_DISKS 8
+#define CONFIG_MAX_NETS 4
+#define CONFIG_IFNAME_MAX 15 /* IFNAMSIZ less the NUL */
+#define CONFIG_MAC_BYTES 6
 
 struct disk_config {
 	char path[PATH_MAX];
 	bool read_only;
+};
+
+/* A virtio-net device on a host tap. */
+struct net_config {
+	char tap[CONFIG_IFNAME_MAX + 1];
+	uint8_t mac[CONFIG_MAC_BYTES];
 };
 
 struct skiff_config {
@@ -32,6 +41,8 @@ struct skiff_config {
 	bool rng;		  /* a virtio-rng device */
 	unsigned nr_disks;
 	struct disk_config disks[CONFIG_MAX_DISKS];
+	unsigned nr_nets;
+	struct net_config nets[CONFIG_MAX_NETS];
 };
 
 #define CONFIG_DEFAULT_MEM (256ULL << 20)
@@ -43,6 +54,19 @@ void config_defaults(struct skiff_config *cfg);
 /* Parses a size: a number with an optional K, M, G or T suffix (binary,
  * optionally followed by "iB" or "B"); a bare number is MiB, as in QEMU. */
 int config_parse_size(const char *text, uint64_t *bytes);
+
+/* Parses a MAC address "52:54:00:12:34:56" (hex digits, either case). A
+ * station address is unicast and not all zeros. Returns NULL, or why the
+ * text was refused. */
+const char *config_parse_mac(const char *text, uint8_t mac[CONFIG_MAC_BYTES]);
+
+/* The MAC of the index'th --net without mac=: 52:54:00:12:34:56 + index,
+ * locally administered, the same on every run. */
+void config_default_mac(unsigned index, uint8_t mac[CONFIG_MAC_BYTES]);
+
+/* Whether the kernel would take name as an interface name; NULL, or why
+ * not. */
+const char *config_check_ifname(const char *name, size_t len);
 
 /* Checks the whole config against itself and the host's RAM. Returns 0, or
  * -1 with a message naming the option in err. */

@@ -35,14 +35,24 @@ void ioloop_destroy(struct ioloop *loop)
 	loop->stop_fd = -1;
 }
 
-int ioloop_watch_eventfd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque)
+static int ioloop_add_watch(struct ioloop *loop, struct ioloop_watch watch)
 {
 	if (loop->thread_started)
 		return -EBUSY;
 	if (loop->nr_watches == IOLOOP_MAX_WATCHES)
 		return -ENOSPC;
-	loop->watches[loop->nr_watches++] = (struct ioloop_watch){fd, fn, opaque};
+	loop->watches[loop->nr_watches++] = watch;
 	return 0;
+}
+
+int ioloop_watch_eventfd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque)
+{
+	return ioloop_add_watch(loop, (struct ioloop_watch){fd, fn, opaque, true});
+}
+
+int ioloop_watch_fd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque)
+{
+	return ioloop_add_watch(loop, (struct ioloop_watch){fd, fn, opaque, false});
 }
 
 static int ioloop_arm(struct ioloop *loop, int fd, uint64_t tag)
@@ -93,7 +103,7 @@ static void ioloop_dispatch(struct ioloop *loop, struct io_uring_cqe *cqe)
 	uint64_t count;
 
 	/* Drain first: a notification arriving during fn re-triggers. */
-	while (read(w->fd, &count, sizeof(count)) == (ssize_t)sizeof(count))
+	while (w->drain && read(w->fd, &count, sizeof(count)) == (ssize_t)sizeof(count))
 		;
 	w->fn(w->opaque);
 	if (!(cqe->flags & IORING_CQE_F_MORE))

@@ -1,6 +1,7 @@
 /* The VM's I/O thread: one io_uring that waits on device eventfds (queue
- * notifications from KVM ioeventfds) and, later, carries the devices' own
- * asynchronous I/O. Callbacks run on the I/O thread, never on a vCPU. */
+ * notifications from KVM ioeventfds) and on back-end fds (a tap), and
+ * carries the devices' own asynchronous I/O. Callbacks run on the I/O
+ * thread, never on a vCPU. */
 #ifndef SKIFF_VMM_IOLOOP_H
 #define SKIFF_VMM_IOLOOP_H
 
@@ -22,6 +23,7 @@ struct ioloop_watch {
 	int fd;
 	ioloop_fn fn;
 	void *opaque;
+	bool drain; /* an eventfd: read its counter before fn */
 };
 
 struct ioloop {
@@ -40,6 +42,14 @@ void ioloop_destroy(struct ioloop *loop);
 /* Calls fn(opaque) on the I/O thread each time fd (an eventfd) becomes
  * readable, after draining its counter. Register before ioloop_start. */
 int ioloop_watch_eventfd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque);
+
+/* Calls fn(opaque) on the I/O thread when fd (a tap, a socket, a pipe)
+ * becomes readable. Nothing is read for fn: it takes what it wants. The
+ * watch reports wake-ups, not levels: data fn leaves unread is reported
+ * again only when more arrives, so whoever stops reading early must come
+ * back on their own (a device does so when the driver kicks a queue).
+ * Register before ioloop_start. */
+int ioloop_watch_fd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque);
 
 /* On the I/O thread only: an SQE for op, or NULL when the ring is full (the
  * caller retries after completions). Submitted when the current round of

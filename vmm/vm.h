@@ -12,6 +12,7 @@
 #include "devices/pci.h"
 #include "devices/uart16550.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_rng.h"
 #include "mm/guest_mem.h"
 #include "vmm/config.h"
@@ -56,6 +57,8 @@ struct vm {
 	struct virtio_rng *rng;
 	unsigned nr_disks;
 	struct virtio_blk *disks[CONFIG_MAX_DISKS];
+	unsigned nr_nets;
+	struct virtio_net *nets[CONFIG_MAX_NETS];
 
 	unsigned nr_vcpus; /* created so far */
 	struct vcpu *vcpus;

@@ -1,0 +1,663 @@
+/* virtio-net end to end without KVM or a tap: one end of a SOCK_SEQPACKET
+ * socketpair stands in for the tap (it keeps frame boundaries as a tap
+ * does, and shows a closed peer as end of file), the real io_uring I/O
+ * thread runs the device, rings live in a real guest RAM, and the test
+ * plays both the guest driver and the host network on the other end. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "devices/virtio/virtio_net.h"
+#include "mm/guest_mem.h"
+#include "vmm/cli.h"
+#include "vmm/ioloop.h"
+
+#define RAM_SIZE (4 * GUEST_MIB)
+#define QSIZE 16
+#define RX VIRTIO_NET_RX_QUEUE
+#define TX VIRTIO_NET_TX_QUEUE
+#define HDR VIRTIO_NET_HDR_BYTES
+#define RXBUF 0x100000ULL /* receive buffer i at RXBUF + i * 0x1000 */
+#define TXBUF 0x200000ULL
+#define BIGBUF 0x300000ULL
+
+static const uint64_t ring_base[2] = {0x10000, 0x14000};
+
+struct seg {
+	uint64_t gpa;
+	uint32_t len;
+	bool write;
+};
+
+struct rig {
+	struct guest_mem mem;
+	struct ioloop loop;
+	struct virtio_net net;
+	int peer; /* the host network's end */
+	uint16_t qsize[2];
+	uint16_t avail_idx[2];
+	uint16_t next_desc[2];
+	int irqs;
+};
+
+static const uint8_t test_mac[6] = {0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc};
+
+static int fake_alloc(void *ctx)
+{
+	return 0;
+}
+
+static int fake_update(void *ctx, int route, uint64_t addr, uint32_t data)
+{
+	return 0;
+}
+
+static void fake_trigger(void *ctx, int route)
+{
+}
+
+static void fake_intx(void *ctx, unsigned gsi, int level)
+{
+	struct rig *r = ctx;
+
+	__atomic_add_fetch(&r->irqs, level, __ATOMIC_SEQ_CST);
+}
+
+static uint8_t *ram(struct rig *r, uint64_t gpa)
+{
+	return r->mem.mapping + gpa;
+}
+
+static uint64_t desc_gpa(unsigned q)
+{
+	return ring_base[q];
+}
+
+static uint64_t avail_gpa(unsigned q)
+{
+	return ring_base[q] + 0x1000;
+}
+
+static uint64_t used_gpa(unsigned q)
+{
+	return ring_base[q] + 0x2000;
+}
+
+static void rig_setup_queue(struct rig *r, unsigned q)
+{
+	struct virtio_device *vdev = &r->net.vp.vdev;
+
+	vdev->vqs[q].size = r->qsize[q];
+	vdev->vqs[q].desc_gpa = desc_gpa(q);
+	vdev->vqs[q].avail_gpa = avail_gpa(q);
+	vdev->vqs[q].used_gpa = used_gpa(q);
+	virtio_device_enable_queue(vdev, q);
+}
+
+/* The driver's start-up: features, both queues, DRIVER_OK. */
+static void rig_driver_ok(struct rig *r)
+{
+	struct virtio_device *vdev = &r->net.vp.vdev;
+
+	pthread_mutex_lock(&vdev->lock);
+	virtio_device_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	vdev->driver_features = VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS;
+	virtio_device_set_status(vdev, 0x0b);
+	rig_setup_queue(r, RX);
+	rig_setup_queue(r, TX);
+	virtio_device_set_status(vdev, 0x0f);
+	pthread_mutex_unlock(&vdev->lock);
+	assert_true(vdev->vqs[RX].ready && vdev->vqs[TX].ready);
+}
+
+static int rig_setup(void **state)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	r->peer = sv[1];
+	r->qsize[RX] = r->qsize[TX] = QSIZE;
+	assert_int_equal(guest_mem_init(&r->mem, RAM_SIZE), 0);
+	virtio_net_open_fd(&r->net, sv[0], test_mac);
+	assert_int_equal(ioloop_init(&r->loop), 0);
+	struct msi_controller msi = {fake_alloc, fake_update, fake_trigger, r};
+	assert_int_equal(
+		virtio_net_init(&r->net, &r->mem, msi, (struct irq_line){fake_intx, r, 16}), 0);
+	for (unsigned q = 0; q < 2; q++)
+		assert_int_equal(ioloop_watch_eventfd(&r->loop, r->net.vp.kick_fds[q],
+						      virtio_pci_kicked, &r->net.vp.kicks[q]),
+				 0);
+	assert_int_equal(ioloop_watch_fd(&r->loop, r->net.tap_fd, virtio_net_tap_readable, &r->net),
+			 0);
+	assert_int_equal(ioloop_start(&r->loop), 0);
+	*state = r;
+	return 0;
+}
+
+static int rig_teardown(void **state)
+{
+	struct rig *r = *state;
+
+	ioloop_destroy(&r->loop);
+	virtio_net_exit(&r->net);
+	if (r->peer >= 0)
+		close(r->peer);
+	guest_mem_destroy(&r->mem);
+	free(r);
+	return 0;
+}
+
+static void sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
+}
+
+/* Makes a chain of segs available on queue q (no kick). */
+static void add_chain(struct rig *r, unsigned q, const struct seg *segs, unsigned nr)
+{
+	uint16_t head = r->next_desc[q];
+
+	for (unsigned i = 0; i < nr; i++) {
+		uint16_t d = (uint16_t)((head + i) % r->qsize[q]);
+		struct virtq_desc desc = {segs[i].gpa, segs[i].len,
+					  (uint16_t)((segs[i].write ? VIRTQ_DESC_F_WRITE : 0) |
+						     (i + 1 < nr ? VIRTQ_DESC_F_NEXT : 0)),
+					  (uint16_t)((d + 1) % r->qsize[q])};
+		memcpy(ram(r, desc_gpa(q) + 16 * d), &desc, sizeof(desc));
+	}
+	r->next_desc[q] = (uint16_t)((head + nr) % r->qsize[q]);
+	memcpy(ram(r, avail_gpa(q) + 4 + 2 * (r->avail_idx[q] % r->qsize[q])), &head, 2);
+	r->avail_idx[q]++;
+	__atomic_store_n((uint16_t *)ram(r, avail_gpa(q) + 2), r->avail_idx[q], __ATOMIC_RELEASE);
+}
+
+static void kick(struct rig *r, unsigned q)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(r->net.vp.kick_fds[q], &one, 8), 8);
+}
+
+static uint16_t used_idx(struct rig *r, unsigned q)
+{
+	return __atomic_load_n((uint16_t *)ram(r, used_gpa(q) + 2), __ATOMIC_ACQUIRE);
+}
+
+static struct virtq_used_elem used_elem(struct rig *r, unsigned q, uint16_t i)
+{
+	struct virtq_used_elem e;
+
+	memcpy(&e, ram(r, used_gpa(q) + 4 + 8 * (i % r->qsize[q])), sizeof(e));
+	return e;
+}
+
+/* Waits (bounded) until queue q's used index reaches want. */
+static bool wait_used(struct rig *r, unsigned q, uint16_t want)
+{
+	for (int i = 0; i < 5000 && used_idx(r, q) != want; i++)
+		sleep_ms(1);
+	return used_idx(r, q) == want;
+}
+
+static bool wait_broken(struct rig *r)
+{
+	for (int i = 0; i < 5000 && !virtio_device_broken(&r->net.vp.vdev); i++)
+		sleep_ms(1);
+	return r->net.vp.vdev.status & VIRTIO_STATUS_NEEDS_RESET;
+}
+
+/* The host network sends a frame of len bytes (pattern `fill`) behind a
+ * header whose first byte is flags, as the tap would give it to us. */
+static void host_send(struct rig *r, uint8_t flags, size_t len, uint8_t fill)
+{
+	uint8_t buf[HDR + 70000];
+
+	assert_true(len <= 70000);
+	memset(buf, 0, HDR);
+	buf[0] = flags;
+	buf[HDR - 2] = 0x77; /* num_buffers: the tap leaves it alone */
+	memset(buf + HDR, fill, len);
+	assert_int_equal(send(r->peer, buf, HDR + len, 0), (ssize_t)(HDR + len));
+}
+
+/* One datagram from the device to the host network, or -1 within 2 s. */
+static ssize_t host_recv(struct rig *r, uint8_t *buf, size_t len)
+{
+	for (int i = 0; i < 2000; i++) {
+		ssize_t n = recv(r->peer, buf, len, MSG_DONTWAIT);
+		if (n >= 0 || errno != EAGAIN)
+			return n;
+		sleep_ms(1);
+	}
+	return -1;
+}
+
+static void post_rx_buffers(struct rig *r, unsigned first, unsigned count, uint32_t len)
+{
+	for (unsigned i = first; i < first + count; i++)
+		add_chain(r, RX, &(struct seg){RXBUF + 0x1000ULL * i, len, true}, 1);
+}
+
+static void transmit_sends_our_zero_header_and_the_frame(void **state)
+{
+	struct rig *r = *state;
+	uint8_t got[256];
+
+	rig_driver_ok(r);
+	memset(ram(r, TXBUF), 0xff, HDR); /* a header asking for offloads */
+	memset(ram(r, TXBUF + HDR), 'a', 40);
+	memset(ram(r, TXBUF + 0x1000), 'b', 60);
+	const struct seg segs[] = {{TXBUF, HDR + 40, false}, {TXBUF + 0x1000, 60, false}};
+	add_chain(r, TX, segs, 2);
+	kick(r, TX);
+	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 100);
+	for (unsigned i = 0; i < HDR; i++)
+		assert_int_equal(got[i], 0);
+	assert_memory_equal(got + HDR, ram(r, TXBUF + HDR), 40);
+	assert_memory_equal(got + HDR + 40, ram(r, TXBUF + 0x1000), 60);
+	assert_true(wait_used(r, TX, 1));
+	assert_int_equal(used_elem(r, TX, 0).len, 0);
+	assert_int_equal(r->net.stats.tx_frames, 1);
+	assert_int_equal(r->net.stats.tx_bytes, 100);
+	assert_true(r->irqs > 0);
+}
+
+static void receive_fills_the_buffer_with_a_plain_header_and_the_frame(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	/* The header itself split across two buffers. */
+	const struct seg segs[] = {{RXBUF, 5, true}, {RXBUF + 0x1000, 2048, true}};
+	memset(ram(r, RXBUF), 0xee, 5);
+	add_chain(r, RX, segs, 2);
+	kick(r, RX);
+	host_send(r, 2 /* DATA_VALID: a hint the guest did not ask for */, 100, 'x');
+	assert_true(wait_used(r, RX, 1));
+	assert_int_equal(used_elem(r, RX, 0).len, HDR + 100);
+	uint8_t hdr[HDR];
+	memcpy(hdr, ram(r, RXBUF), 5);
+	memcpy(hdr + 5, ram(r, RXBUF + 0x1000), HDR - 5);
+	for (unsigned i = 0; i < HDR; i++)
+		assert_int_equal(hdr[i], i == VIRTIO_NET_HDR_NUM_BUFFERS ? 1 : 0);
+	for (unsigned i = 0; i < 100; i++)
+		assert_int_equal(*ram(r, RXBUF + 0x1000 + HDR - 5 + i), 'x');
+	assert_int_equal(r->net.stats.rx_frames, 1);
+	assert_true(r->irqs > 0);
+}
+
+static void frames_wait_in_the_tap_until_the_guest_posts_buffers(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	for (uint8_t i = 0; i < 3; i++)
+		host_send(r, 0, 60, (uint8_t)('A' + i));
+	sleep_ms(100);
+	assert_int_equal(used_idx(r, RX), 0);
+	post_rx_buffers(r, 0, 3, 2048);
+	kick(r, RX);
+	assert_true(wait_used(r, RX, 3));
+	for (uint16_t i = 0; i < 3; i++) {
+		struct virtq_used_elem e = used_elem(r, RX, i);
+		assert_int_equal(e.len, HDR + 60);
+		assert_int_equal(*ram(r, RXBUF + 0x1000ULL * e.id + HDR), 'A' + i);
+	}
+}
+
+static void receive_resumes_when_buffers_come_back(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	post_rx_buffers(r, 0, 2, 2048);
+	kick(r, RX);
+	for (uint8_t i = 0; i < 5; i++)
+		host_send(r, 0, 64, i);
+	assert_true(wait_used(r, RX, 2));
+	sleep_ms(50);
+	assert_int_equal(used_idx(r, RX), 2);
+	post_rx_buffers(r, 2, 3, 2048);
+	kick(r, RX);
+	assert_true(wait_used(r, RX, 5));
+	assert_int_equal(r->net.stats.rx_frames, 5);
+	assert_int_equal(r->net.stats.rx_dropped, 0);
+}
+
+static void frame_larger_than_the_buffers_is_dropped_and_the_buffer_reused(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	post_rx_buffers(r, 0, 1, HDR + 64);
+	kick(r, RX);
+	host_send(r, 0, 65, 'L'); /* one byte too many */
+	host_send(r, 0, 64, 'S');
+	assert_true(wait_used(r, RX, 1));
+	assert_int_equal(used_elem(r, RX, 0).len, HDR + 64);
+	assert_int_equal(*ram(r, RXBUF + HDR), 'S');
+	assert_int_equal(r->net.stats.rx_dropped, 1);
+	assert_false(virtio_device_broken(&r->net.vp.vdev));
+}
+
+static void frame_with_an_offload_header_is_dropped(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	post_rx_buffers(r, 0, 1, 2048);
+	kick(r, RX);
+	host_send(r, 1 /* NEEDS_CSUM */, 100, 'C');
+	host_send(r, 0, 100, 'D');
+	assert_true(wait_used(r, RX, 1));
+	assert_int_equal(*ram(r, RXBUF + HDR), 'D');
+	assert_int_equal(r->net.stats.rx_dropped, 1);
+}
+
+static void a_flood_of_bad_frames_yields_then_carries_on(void **state)
+{
+	struct rig *r = *state;
+
+	/* One pass takes at most twice the queue size: 8 frames here. */
+	r->qsize[RX] = 4;
+	rig_driver_ok(r);
+	for (int i = 0; i < 9; i++)
+		host_send(r, 0, 200, 'B');
+	host_send(r, 0, 64, 'G');
+	sleep_ms(20);
+	post_rx_buffers(r, 0, 1, HDR + 64);
+	kick(r, RX);
+	assert_true(wait_used(r, RX, 1));
+	assert_int_equal(*ram(r, RXBUF + HDR), 'G');
+	assert_int_equal(r->net.stats.rx_dropped, 9);
+}
+
+static void transmit_frame_over_64k_needs_reset(void **state)
+{
+	struct rig *r = *state;
+	uint8_t got[16];
+
+	rig_driver_ok(r);
+	const struct seg segs[] = {{TXBUF, HDR, false}, {BIGBUF, VIRTIO_NET_MAX_FRAME + 1, false}};
+	add_chain(r, TX, segs, 2);
+	kick(r, TX);
+	assert_true(wait_broken(r));
+	assert_int_equal(used_idx(r, TX), 0);
+	assert_int_equal(recv(r->peer, got, sizeof(got), MSG_DONTWAIT), -1);
+}
+
+static void largest_transmit_frame_passes(void **state)
+{
+	struct rig *r = *state;
+	int size = 1 << 20;
+	static uint8_t got[HDR + VIRTIO_NET_MAX_FRAME + 1];
+
+	assert_int_equal(setsockopt(r->peer, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)), 0);
+	assert_int_equal(setsockopt(r->net.tap_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)), 0);
+	rig_driver_ok(r);
+	memset(ram(r, BIGBUF), 'M', VIRTIO_NET_MAX_FRAME);
+	const struct seg segs[] = {{TXBUF, HDR, false}, {BIGBUF, VIRTIO_NET_MAX_FRAME, false}};
+	add_chain(r, TX, segs, 2);
+	kick(r, TX);
+	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + VIRTIO_NET_MAX_FRAME);
+	assert_true(wait_used(r, TX, 1));
+	assert_false(virtio_device_broken(&r->net.vp.vdev));
+}
+
+static void transmit_with_a_writable_buffer_needs_reset(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	const struct seg segs[] = {{TXBUF, HDR + 60, false}, {TXBUF + 0x1000, 16, true}};
+	add_chain(r, TX, segs, 2);
+	kick(r, TX);
+	assert_true(wait_broken(r));
+	assert_int_equal(used_idx(r, TX), 0);
+}
+
+static void transmit_shorter_than_the_header_needs_reset(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	add_chain(r, TX, &(struct seg){TXBUF, HDR - 1, false}, 1);
+	kick(r, TX);
+	assert_true(wait_broken(r));
+}
+
+static void runt_transmit_frame_is_dropped_not_sent(void **state)
+{
+	struct rig *r = *state;
+	uint8_t got[64];
+
+	rig_driver_ok(r);
+	memset(ram(r, TXBUF), 0, HDR + 13);
+	add_chain(r, TX, &(struct seg){TXBUF, HDR + 13, false}, 1);
+	kick(r, TX);
+	assert_true(wait_used(r, TX, 1));
+	assert_int_equal(recv(r->peer, got, sizeof(got), MSG_DONTWAIT), -1);
+	assert_int_equal(r->net.stats.tx_dropped, 1);
+	assert_false(virtio_device_broken(&r->net.vp.vdev));
+}
+
+static void receive_buffer_smaller_than_the_header_needs_reset(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	post_rx_buffers(r, 0, 1, HDR - 1);
+	kick(r, RX);
+	assert_true(wait_broken(r));
+	assert_int_equal(used_idx(r, RX), 0);
+}
+
+static void device_readable_receive_buffer_needs_reset(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	add_chain(r, RX, &(struct seg){RXBUF, 2048, false}, 1);
+	kick(r, RX);
+	assert_true(wait_broken(r));
+}
+
+static void closed_tap_stops_receive_but_not_the_device(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	post_rx_buffers(r, 0, 1, 2048);
+	kick(r, RX);
+	sleep_ms(20);
+	close(r->peer);
+	r->peer = -1;
+	for (int i = 0; i < 5000 && !r->net.tap_failed; i++)
+		sleep_ms(1);
+	assert_true(r->net.tap_failed);
+	add_chain(r, TX, &(struct seg){TXBUF, HDR + 60, false}, 1);
+	kick(r, TX);
+	assert_true(wait_used(r, TX, 1));
+	assert_int_equal(r->net.stats.tx_dropped, 1);
+	assert_false(virtio_device_broken(&r->net.vp.vdev));
+}
+
+static void reset_forgets_the_held_receive_chain(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_device *vdev = &r->net.vp.vdev;
+
+	rig_driver_ok(r);
+	post_rx_buffers(r, 0, 1, 2048);
+	kick(r, RX);
+	for (int i = 0; i < 5000 && !r->net.rx_held; i++)
+		sleep_ms(1);
+	assert_true(r->net.rx_held);
+	pthread_mutex_lock(&vdev->lock);
+	virtio_device_set_status(vdev, 0);
+	pthread_mutex_unlock(&vdev->lock);
+	assert_false(r->net.rx_held);
+
+	/* A new driver with fresh rings gets frames in its own buffers. */
+	memset(ram(r, 0x10000), 0, 0x8000);
+	memset(r->avail_idx, 0, sizeof(r->avail_idx));
+	memset(r->next_desc, 0, sizeof(r->next_desc));
+	rig_driver_ok(r);
+	post_rx_buffers(r, 5, 1, 2048);
+	kick(r, RX);
+	host_send(r, 0, 80, 'N');
+	assert_true(wait_used(r, RX, 1));
+	assert_int_equal(used_elem(r, RX, 0).id, 0);
+	assert_int_equal(*ram(r, RXBUF + 0x5000 + HDR), 'N');
+}
+
+static void config_space_holds_the_mac_and_link_up(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_net_config cfg;
+
+	assert_true(r->net.vp.vdev.host_features & VIRTIO_NET_F_MAC);
+	assert_true(r->net.vp.vdev.host_features & VIRTIO_NET_F_STATUS);
+	assert_int_equal(virtio_net_ops.config_size, 8);
+	virtio_net_ops.read_config(&r->net.vp.vdev, 0, (uint8_t *)&cfg, sizeof(cfg));
+	assert_memory_equal(cfg.mac, test_mac, 6);
+	assert_int_equal(cfg.status, VIRTIO_NET_S_LINK_UP);
+}
+
+static void tap_name_too_long_is_named_in_the_error(void **state)
+{
+	struct virtio_net *net = calloc(1, sizeof(*net));
+	char err[256];
+
+	assert_int_equal(virtio_net_open_tap(net, "a-name-of-16-chr", test_mac, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "tap 'a-name-of-16-chr'"));
+	assert_int_equal(net->tap_fd, -1);
+	free(net);
+}
+
+#define PARSE(cfg, err, ...)                                                                       \
+	parse_words((cfg), (err), sizeof(err), (const char *const[]){__VA_ARGS__, NULL})
+
+static enum cli_result parse_words(struct skiff_config *cfg, char *err, size_t err_size,
+				   const char *const *words)
+{
+	char *argv[16];
+	int argc = 0;
+
+	while (words[argc] && argc < 15) {
+		argv[argc] = (char *)words[argc];
+		argc++;
+	}
+	argv[argc] = NULL;
+	return cli_parse_run(argc, argv, cfg, err, err_size);
+}
+
+static void net_option_takes_a_tap_and_a_default_mac_per_index(void **state)
+{
+	struct skiff_config cfg;
+	char err[CONFIG_ERR_SIZE] = "";
+	const uint8_t first[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+	const uint8_t given[6] = {0x02, 0xab, 0xcd, 0xef, 0x01, 0x23};
+
+	assert_int_equal(PARSE(&cfg, err, "--net", "tap=skt0",
+			       "--net=tap=skt1,mac=02:AB:cd:ef:01:23", "--net",
+			       "mac=02:00:00:00:00:01,tap=x"),
+			 CLI_OK);
+	assert_int_equal(cfg.nr_nets, 3);
+	assert_string_equal(cfg.nets[0].tap, "skt0");
+	assert_memory_equal(cfg.nets[0].mac, first, 6);
+	assert_string_equal(cfg.nets[1].tap, "skt1");
+	assert_memory_equal(cfg.nets[1].mac, given, 6);
+	assert_string_equal(cfg.nets[2].tap, "x");
+	assert_int_equal(cfg.nets[2].mac[5], 1);
+	assert_int_equal(PARSE(&cfg, err, "--net", "tap=a", "--net", "tap=b"), CLI_OK);
+	assert_int_equal(cfg.nets[1].mac[5], 0x57);
+}
+
+static void bad_net_options_are_errors_naming_the_problem(void **state)
+{
+	static const struct {
+		const char *value, *names;
+	} bad[] = {
+		{"tap=a-name-of-16-chr", "longer than 15"},
+		{"tap=", "is empty"},
+		{"tap=a/b", "'a/b'"},
+		{"tap=a b", "'a b'"},
+		{"tap=..", "not a valid interface name"},
+		{"mac=52:54:00:12:34:56", "names no tap"},
+		{"", "unknown option ''"},
+		{"tap=x,mac=52:54:00:12:34", "mac '52:54:00:12:34' is not six hex bytes"},
+		{"tap=x,mac=52:54:00:12:34:567", "not six hex bytes"},
+		{"tap=x,mac=52-54-00-12-34-56", "not six hex bytes"},
+		{"tap=x,mac=5g:54:00:12:34:56", "not six hex bytes"},
+		{"tap=x,mac=", "not six hex bytes"},
+		{"tap=x,mac=01:00:5e:00:00:01", "multicast"},
+		{"tap=x,mac=00:00:00:00:00:00", "all zeros"},
+		{"tap=x,queues=2", "unknown option 'queues=2'"},
+		{"tap=x,", "unknown option ''"},
+	};
+	struct skiff_config cfg;
+	char err[CONFIG_ERR_SIZE];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (PARSE(&cfg, err, "--net", bad[i].value) != CLI_ERROR)
+			fail_msg("--net '%s' was accepted", bad[i].value);
+		if (!strstr(err, "--net") || !strstr(err, bad[i].names))
+			fail_msg("--net '%s': error '%s' does not mention '%s'", bad[i].value, err,
+				 bad[i].names);
+	}
+}
+
+static void at_most_four_net_devices(void **state)
+{
+	struct skiff_config cfg;
+	char err[CONFIG_ERR_SIZE] = "";
+
+	assert_int_equal(PARSE(&cfg, err, "--net", "tap=a", "--net", "tap=b", "--net", "tap=c",
+			       "--net", "tap=d", "--net", "tap=e"),
+			 CLI_ERROR);
+	assert_non_null(strstr(err, "at most 4"));
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, rig_setup, rig_teardown)
+	const struct CMUnitTest tests[] = {
+		T(transmit_sends_our_zero_header_and_the_frame),
+		T(receive_fills_the_buffer_with_a_plain_header_and_the_frame),
+		T(frames_wait_in_the_tap_until_the_guest_posts_buffers),
+		T(receive_resumes_when_buffers_come_back),
+		T(frame_larger_than_the_buffers_is_dropped_and_the_buffer_reused),
+		T(frame_with_an_offload_header_is_dropped),
+		T(a_flood_of_bad_frames_yields_then_carries_on),
+		T(transmit_frame_over_64k_needs_reset),
+		T(largest_transmit_frame_passes),
+		T(transmit_with_a_writable_buffer_needs_reset),
+		T(transmit_shorter_than_the_header_needs_reset),
+		T(runt_transmit_frame_is_dropped_not_sent),
+		T(receive_buffer_smaller_than_the_header_needs_reset),
+		T(device_readable_receive_buffer_needs_reset),
+		T(closed_tap_stops_receive_but_not_the_device),
+		T(reset_forgets_the_held_receive_chain),
+		T(config_space_holds_the_mac_and_link_up),
+		cmocka_unit_test(tap_name_too_long_is_named_in_the_error),
+		cmocka_unit_test(net_option_takes_a_tap_and_a_default_mac_per_index),
+		cmocka_unit_test(bad_net_options_are_errors_naming_the_problem),
+		cmocka_unit_test(at_most_four_net_devices),
+	};
+	return cmocka_run_group_tests_name("virtio_net", tests, NULL, NULL);
+}
