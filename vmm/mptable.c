@@ -77,7 +77,10 @@ struct mp_interrupt {
 #define MP_LAPIC_VERSION 0x14
 #define MP_IOAPIC_VERSION 0x11
 #define MP_NR_LOCAL_INTS 2
-#define MP_PCI_BUS_ID 1
+/* Linux matches PCI interrupt entries by MP bus ID == PCI bus number, so
+ * PCI bus 0 is MP bus 0 and ISA takes the next ID. */
+#define MP_PCI_BUS_ID 0
+#define MP_ISA_BUS_ID 1
 #define MP_IRQ_LEVEL_ACTIVE_HIGH 0x0d /* polarity 01, trigger 11 */
 
 size_t mptable_size(unsigned ncpus)
@@ -117,7 +120,8 @@ static uint8_t *mp_put_entries(uint8_t *at, unsigned ncpus)
 					 .features = MP_CPU_FEATURES};
 		at = mp_put(at, &p, sizeof(p));
 	}
-	struct mp_bus isa = {.type = 1, .bus_id = 0, .bus_type = {'I', 'S', 'A', ' ', ' ', ' '}};
+	struct mp_bus isa = {
+		.type = 1, .bus_id = MP_ISA_BUS_ID, .bus_type = {'I', 'S', 'A', ' ', ' ', ' '}};
 	struct mp_bus pci = {
 		.type = 1, .bus_id = MP_PCI_BUS_ID, .bus_type = {'P', 'C', 'I', ' ', ' ', ' '}};
 	at = mp_put(at, &isa, sizeof(isa));
@@ -132,6 +136,7 @@ static uint8_t *mp_put_entries(uint8_t *at, unsigned ncpus)
 	for (uint8_t irq = 0; irq < MPTABLE_ISA_IRQS; irq++) {
 		struct mp_interrupt i = {.type = 3,
 					 .irq_type = MP_IRQ_INT,
+					 .src_bus = MP_ISA_BUS_ID,
 					 .src_irq = irq,
 					 .dst_apic = ioapic_id,
 					 .dst_pin = irq};

@@ -80,9 +80,9 @@ static void walk_entries(const uint8_t *hdr, struct parsed *p)
 			at += 20;
 			break;
 		case ENTRY_BUS:
-			/* ISA is bus 0, PCI bus 1 (Linux maps the first PCI bus
-			 * entry to PCI bus 0). */
-			assert_memory_equal(at + 2, at[1] == 0 ? "ISA   " : "PCI   ", 6);
+			/* PCI is bus 0 (Linux wants MP bus ID == PCI bus
+			 * number), ISA bus 1. */
+			assert_memory_equal(at + 2, at[1] == 1 ? "ISA   " : "PCI   ", 6);
 			assert_true(at[1] <= 1);
 			p->buses++;
 			at += 8;
@@ -95,7 +95,7 @@ static void walk_entries(const uint8_t *hdr, struct parsed *p)
 			at += 8;
 			break;
 		case ENTRY_IO_INT:
-			if (at[4] == 1) { /* PCI: source IRQ is slot << 2 | pin */
+			if (at[4] == 0) { /* PCI: source IRQ is slot << 2 | pin */
 				assert_int_equal(at[5] & 3, 0);	       /* INTA# */
 				assert_int_equal(get16(at + 2), 0x0d); /* level, active high */
 				p->pci_slot_pin[at[5] >> 2] = at[7];
@@ -103,7 +103,7 @@ static void walk_entries(const uint8_t *hdr, struct parsed *p)
 				at += 8;
 				break;
 			}
-			assert_int_equal(at[4], 0); /* source bus: the ISA bus */
+			assert_int_equal(at[4], 1); /* source bus: the ISA bus */
 			assert_true(at[5] < 16);
 			p->isa_irq_seen[at[5]]++;
 			p->io_int_dst_apic[at[5]] = at[6];
