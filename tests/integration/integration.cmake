@@ -20,6 +20,7 @@ skiff_integration_test(terminal test_terminal.sh --mmu tdp)
 skiff_integration_test(bad_input test_bad_input.sh --mmu tdp)
 skiff_integration_test(qemu_boot test_qemu_boot.sh --mmu tdp)
 skiff_integration_test(virtio test_virtio.sh --mmu tdp)
+skiff_integration_test(virtio_net test_virtio_net.sh --mmu tdp)
 skiff_integration_test(linux_boot test_linux_boot.sh --mmu tdp --mem 3G)
 
 # The guest alone under QEMU's software CPU: no KVM, so no kvm-host.
