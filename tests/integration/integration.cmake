@@ -22,6 +22,7 @@ skiff_integration_test(qemu_boot test_qemu_boot.sh --mmu tdp)
 skiff_integration_test(virtio test_virtio.sh --mmu tdp)
 skiff_integration_test(virtio_net test_virtio_net.sh --mmu tdp)
 skiff_integration_test(linux_boot test_linux_boot.sh --mmu tdp --mem 3G)
+skiff_integration_test(linux_virtio test_linux_virtio.sh --mmu tdp --mem 3G)
 
 # The guest alone under QEMU's software CPU: no KVM, so no kvm-host.
 add_test(NAME guest_tcg COMMAND ${SKIFF_IT_DIR}/test_guest_tcg.sh ${SKIFF_GUEST_ELF}

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Debian's stock kernel drives Skiff's virtio devices with its own drivers:
+# with --cpus 2 --disk IMG --rng, virtio_pci binds both functions, the
+# virtio bus lists a block device (ID 2, virtio_blk) and an entropy source
+# (ID 4, virtio_rng), /dev/hwrng returns bytes from virtio_rng, and both
+# CPUs are online. The guest makes an ext2 file system on /dev/vda with
+# busybox's mke2fs (ext2 is served by the ext4 module in the initramfs),
+# writes files, unmounts, reads them back after dropping its caches, and
+# reboots; the host then reads the same files out of the image with
+# debugfs and checks the file system with e2fsck, both from e2fsprogs,
+# which need no loop device (a test host has no loop module). With
+# --disk IMG,ro Linux sees a read-only disk: /sys/block/vda/ro is 1, a
+# write to /dev/vda fails, the image stays unchanged.
+#
+# The guest comes from tools/linux-guest, which must have run on the machine
+# first. Run through tools/kvm-host --mem 3G.
+# Guest commands are in single quotes: the guest's shell expands them.
+# shellcheck disable=SC2016
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+# A Linux boot under the emulated CPU of a test host takes 15-60 s.
+LINUX_TIMEOUT=${LINUX_TIMEOUT:-300}
+BASE_CMDLINE='console=ttyS0 reboot=k'
+PATH=$PATH:/usr/sbin:/sbin
+
+if ! guest=$("$top/tools/linux-guest" --quiet 2>"$TEST_TMP/linux-guest.err"); then
+	not_ok "the Linux guest is prepared (run tools/linux-guest on the machine)"
+	show "$TEST_TMP/linux-guest.err"
+	finish
+	exit
+fi
+eval "$guest"
+echo "# kernel $KERNEL"
+for tool in debugfs e2fsck; do
+	if ! command -v "$tool" >/dev/null; then
+		not_ok "$tool is installed (Debian package e2fsprogs)"
+		finish
+		exit
+	fi
+done
+
+# Sleep without starting a process (each start is slow under the emulated CPU).
+exec {NAP_FD}<> <(:)
+nap() {
+	read -r -t "$1" -u "$NAP_FD" _ || true
+}
+
+# start_skiff NAME ARGS...: runs skiff in the background with a FIFO as its
+# stdin (the guest's console input, written with type_line) and its output
+# in $out and $err.
+start_skiff() {
+	local name=$1 fifo=$TEST_TMP/$1.in
+	shift
+	mkfifo "$fifo"
+	out=$TEST_TMP/$name.out
+	err=$TEST_TMP/$name.err
+	timeout "$LINUX_TIMEOUT" "$SKIFF" "$@" <"$fifo" >"$out" 2>"$err" &
+	skiff_pid=$!
+	exec {to_guest}>"$fifo"
+}
+
+# wait_for PATTERN: true once a line of $out matches (grep -E), false when
+# skiff has exited without one or LINUX_TIMEOUT has passed.
+wait_for() {
+	local i
+	for ((i = 0; i < LINUX_TIMEOUT * 5; i++)); do
+		contains "$out" "$1" && return 0
+		kill -0 "$skiff_pid" 2>/dev/null || break
+		nap 0.2
+	done
+	contains "$out" "$1"
+}
+
+# Typed input is sent only once the guest's shell is up: bytes that reach
+# the UART before Linux opens the port are dropped by its FIFO resets.
+type_line() {
+	printf '%s\n' "$1" >&"$to_guest"
+}
+
+# stop_skiff: closes the console input and waits; sets $status.
+stop_skiff() {
+	exec {to_guest}>&-
+	status=0
+	wait "$skiff_pid" || status=$?
+}
+
+# expect_wait WHAT PATTERN: a check that the guest printed PATTERN.
+expect_wait() {
+	if wait_for "$2"; then
+		ok "$1"
+	else
+		not_ok "$1: no line matching '$2'"
+		show "$out"
+		show "$err" 10
+	fi
+}
+
+# run_guest CMD: types a shell command and waits until it has run (its
+# output ends with a line "@done N"; the echo of the typed line starts with
+# the prompt, so it never matches). Guest output lines are matched with ^.
+cmd_no=0
+run_guest() {
+	cmd_no=$((cmd_no + 1))
+	type_line "$1; echo @done $cmd_no"
+	# (Console lines end in CR LF.)
+	wait_for "^@done $cmd_no([^0-9]|\$)" || {
+		not_ok "guest command $cmd_no finishes: $1"
+		show "$out"
+		show "$err" 10
+	}
+}
+
+# value KEY: the rest of the guest's last output line "KEY VALUE...".
+value() {
+	sed -n "s/^$1 //p" "$out" | tr -d '\r' | tail -n 1
+}
+
+img=$TEST_TMP/disk.img
+truncate -s 64M "$img"
+# The files the guest writes: a short one, and one of 108894 bytes that
+# needs ext2's indirect blocks (1 KiB blocks: 12 direct, then indirect).
+hello='hello from Linux on Skiff'
+numbers_md5=$(seq 1 20000 | md5sum | cut -d' ' -f1)
+
+# --- read-write disk, rng, 2 vCPUs ----------------------------------------
+
+start_skiff rw run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M --cpus 2 \
+	--disk "$img" --rng --cmdline "$BASE_CMDLINE"
+expect_wait "the guest's shell starts" 'skiff-linux: shell on the console'
+expect_line "virtio_blk announces a 64 MiB disk" "$out" \
+	'virtio_blk virtio[0-9]+: \[vda\] 131072 512-byte logical blocks'
+
+# Every virtio device: its ID and the driver bound to it.
+run_guest 'for d in /sys/bus/virtio/devices/*; do echo "vdev ${d##*/} id=$(cat $d/device) driver=$(basename "$(readlink $d/driver)")"; done'
+expect_line "virtio bus: a block device (ID 2) bound to virtio_blk" "$out" \
+	'^vdev virtio[0-9]+ id=0x0002 driver=virtio_blk'
+expect_line "virtio bus: an entropy device (ID 4) bound to virtio_rng" "$out" \
+	'^vdev virtio[0-9]+ id=0x0004 driver=virtio_rng'
+check "virtio bus: exactly those two devices" \
+	test "$(grep -c '^vdev ' "$out")" -eq 2
+# And the PCI functions underneath them, bound to virtio-pci.
+run_guest 'for d in /sys/bus/pci/devices/*; do echo "pcidev $(cat $d/vendor):$(cat $d/device) driver=$(basename "$(readlink $d/driver)")"; done'
+expect_line "PCI: virtio-blk (1af4:1042) bound to virtio-pci" "$out" \
+	'^pcidev 0x1af4:0x1042 driver=virtio-pci'
+expect_line "PCI: virtio-rng (1af4:1044) bound to virtio-pci" "$out" \
+	'^pcidev 0x1af4:0x1044 driver=virtio-pci'
+
+run_guest 'echo "online $(cat /sys/devices/system/cpu/online) $(nproc)"'
+expect_line "2 CPUs online" "$out" '^online 0-1 2'
+
+run_guest 'echo "rngcur $(cat /sys/class/misc/hw_random/rng_current)"'
+expect_line "hw_random's current source is virtio_rng" "$out" '^rngcur virtio_rng'
+for i in 1 2; do
+	run_guest "echo \"hwrng$i \$(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d ' \\n')\""
+done
+r1=$(value hwrng1)
+r2=$(value hwrng2)
+check "/dev/hwrng returns 16 bytes ($r1)" grep -Eqx '[0-9a-f]{32}' <<<"$r1"
+check "two /dev/hwrng reads differ, and are not zeros" \
+	test -n "$r1" -a "$r1" != "$r2" -a "$r1" != "00000000000000000000000000000000"
+
+run_guest 'echo "vda ro=$(cat /sys/block/vda/ro) size=$(cat /sys/block/vda/size)"'
+expect_line "/dev/vda is writable, 131072 sectors" "$out" '^vda ro=0 size=131072'
+
+# ext2 on /dev/vda: make, mount, write, sync, unmount.
+run_guest 'mke2fs -F -L skiff /dev/vda >/tmp/mkfs.log 2>&1; echo "mkfs $?"'
+expect_line "mke2fs /dev/vda" "$out" '^mkfs 0'
+run_guest 'mount -t ext2 /dev/vda /mnt; echo "mount $?"'
+expect_line "mount the new file system" "$out" '^mount 0'
+run_guest "echo '$hello' >/mnt/hello.txt && seq 1 20000 >/mnt/numbers.txt && sync; echo \"write \$?\""
+expect_line "write two files and sync" "$out" '^write 0'
+run_guest 'umount /mnt; echo "umount $?"'
+expect_line "unmount" "$out" '^umount 0'
+# Read back through the device, not the page cache.
+run_guest 'echo 3 >/proc/sys/vm/drop_caches; mount -t ext2 -o ro /dev/vda /mnt && echo "back $(cat /mnt/hello.txt) $(md5sum </mnt/numbers.txt)"; umount /mnt'
+expect_line "after dropping caches the guest reads the files back" "$out" \
+	"^back $hello $numbers_md5"
+type_line 'reboot -f'
+stop_skiff
+expect_status "reboot -f stops the VM" 0
+
+# The host reads the same files out of the image.
+if e2fsck -fn "$img" >"$TEST_TMP/e2fsck.out" 2>&1; then
+	ok "e2fsck: the file system in the image is clean"
+else
+	not_ok "e2fsck: the file system in the image is clean"
+	show "$TEST_TMP/e2fsck.out"
+fi
+debugfs -R 'cat /hello.txt' "$img" >"$TEST_TMP/hello.txt" 2>"$TEST_TMP/debugfs.err"
+check "the host reads hello.txt from the image" test "$(cat "$TEST_TMP/hello.txt")" = "$hello"
+debugfs -R 'cat /numbers.txt' "$img" >"$TEST_TMP/numbers.txt" 2>>"$TEST_TMP/debugfs.err"
+check "the host reads numbers.txt (108894 bytes) from the image" \
+	test "$(md5sum <"$TEST_TMP/numbers.txt" | cut -d' ' -f1)" = "$numbers_md5"
+label=$(dumpe2fs -h "$img" 2>/dev/null | sed -n 's/^Filesystem volume name: *//p')
+check "the image carries the label the guest gave it ($label)" test "$label" = skiff
+
+# --- read-only disk ---------------------------------------------------------
+
+before=$(md5sum <"$img")
+start_skiff ro run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M \
+	--disk "$img,ro" --cmdline "$BASE_CMDLINE"
+expect_wait "read-only: the guest's shell starts" 'skiff-linux: shell on the console'
+run_guest 'echo "vda ro=$(cat /sys/block/vda/ro) size=$(cat /sys/block/vda/size)"'
+expect_line "read-only: /sys/block/vda/ro is 1" "$out" '^vda ro=1 size=131072'
+run_guest 'dd if=/dev/zero of=/dev/vda bs=4096 count=1 oflag=direct; echo "ddw $?"'
+expect_line "read-only: a write to /dev/vda fails" "$out" '^ddw [1-9]'
+expect_line "read-only: with EPERM" "$out" "error writing '/dev/vda': Operation not permitted"
+run_guest 'mount -t ext2 -o ro /dev/vda /mnt && echo "rofile $(cat /mnt/hello.txt)"'
+expect_line "read-only: the file system still mounts and reads" "$out" "^rofile $hello"
+run_guest 'touch /mnt/new; echo "touch $?"'
+expect_line "read-only: a new file cannot be made" "$out" '^touch [1-9]'
+type_line 'reboot -f'
+stop_skiff
+expect_status "read-only: reboot -f stops the VM" 0
+check "read-only: the image is unchanged" test "$(md5sum <"$img")" = "$before"
+
+finish
