@@ -70,11 +70,14 @@ static int cli_apply_console(struct skiff_config *cfg, const char *value, char *
 		cfg->console = CONSOLE_STDIO;
 	} else if (strcmp(value, "none") == 0) {
 		cfg->console = CONSOLE_NONE;
+	} else if (strcmp(value, "virtio") == 0) {
+		cfg->console = CONSOLE_VIRTIO;
 	} else if (strncmp(value, "file:", 5) == 0 && value[5]) {
 		cfg->console = CONSOLE_FILE;
 		cfg->console_path = value + 5;
 	} else {
-		snprintf(err, n, "--console: '%s' is not one of stdio, file:PATH, none", value);
+		snprintf(err, n, "--console: '%s' is not one of stdio, file:PATH, none, virtio",
+			 value);
 		return -1;
 	}
 	return 0;
@@ -181,7 +184,8 @@ static const struct cli_option run_options[] = {
 	{"mem", "SIZE", "guest RAM, e.g. 512M or 2G; a bare number is MiB (default 256M)",
 	 cli_apply_mem},
 	{"cpus", "N", "number of vCPUs, 1-254 (default 1)", cli_apply_cpus},
-	{"console", "KIND", "serial console: stdio (default), file:PATH or none",
+	{"console", "KIND",
+	 "console: stdio (default), file:PATH, none, or virtio (stdio on virtio-console)",
 	 cli_apply_console},
 	{"disk", "FILE[,ro]", "virtio-blk disk on a raw image (repeatable; ,ro: read-only)",
 	 cli_apply_disk},

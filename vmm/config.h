@@ -12,6 +12,7 @@ enum console_kind {
 	CONSOLE_STDIO,
 	CONSOLE_FILE,
 	CONSOLE_NONE,
+	CONSOLE_VIRTIO, /* stdio on a virtio console; the UART has no host end */
 };
 
 #define CONFIG_MAX_DISKS 8

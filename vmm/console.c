@@ -40,9 +40,10 @@ int console_open(struct console *con, const struct skiff_config *cfg, char *err,
 		snprintf(err, err_size, "console: %s", strerror(errno));
 		return -1;
 	}
-	if (cfg->console == CONSOLE_STDIO) {
+	if (cfg->console == CONSOLE_STDIO || cfg->console == CONSOLE_VIRTIO) {
 		con->in_fd = STDIN_FILENO;
 		con->out_fd = STDOUT_FILENO;
+		con->uart_muted = cfg->console == CONSOLE_VIRTIO;
 		console_enter_raw(con);
 	} else if (cfg->console == CONSOLE_FILE) {
 		con->out_fd =
@@ -80,12 +81,18 @@ void console_attach(struct console *con, struct uart16550 *uart, void (*quit)(vo
 	con->quit_ctx = quit_ctx;
 }
 
+void console_attach_port(struct console *con, const struct console_port *port)
+{
+	con->port = *port;
+	con->has_port = true;
+}
+
 void console_guest_tx(void *ctx, uint8_t byte)
 {
 	struct console *con = ctx;
 	bool was_empty;
 
-	if (con->out_fd < 0)
+	if (con->out_fd < 0 || con->uart_muted)
 		return;
 	pthread_mutex_lock(&con->lock);
 	was_empty = con->out_len == 0;
@@ -103,6 +110,56 @@ void console_guest_tx(void *ctx, uint8_t byte)
 void console_guest_rx_space(void *ctx)
 {
 	console_wake(ctx);
+}
+
+/* Copies what fits of data into the ring; lock held. */
+static size_t console_ring_put(struct console *con, const uint8_t *data, size_t len)
+{
+	size_t room = CONSOLE_OUT_CAP - con->out_len, done = 0;
+
+	if (len > room)
+		len = room;
+	while (done < len) {
+		size_t at = (con->out_head + con->out_len) % CONSOLE_OUT_CAP;
+		size_t n = CONSOLE_OUT_CAP - at < len - done ? CONSOLE_OUT_CAP - at : len - done;
+		memcpy(con->out_ring + at, data + done, n);
+		con->out_len += n;
+		done += n;
+	}
+	return done;
+}
+
+size_t console_port_write(void *ctx, const uint8_t *data, size_t len)
+{
+	struct console *con = ctx;
+	size_t done;
+	bool was_empty;
+
+	pthread_mutex_lock(&con->lock);
+	if (con->out_fd < 0) {
+		pthread_mutex_unlock(&con->lock);
+		return len;
+	}
+	was_empty = con->out_len == 0;
+	done = console_ring_put(con, data, len);
+	/* The port waits for room rather than lose output. */
+	if (done < len)
+		con->out_waiting = true;
+	pthread_mutex_unlock(&con->lock);
+	if (was_empty && done)
+		console_wake(con);
+	return done;
+}
+
+/* Tells a port that fell short that the ring has room (or no host end). */
+static void console_port_resume(struct console *con)
+{
+	pthread_mutex_lock(&con->lock);
+	bool waiting = con->out_waiting;
+	con->out_waiting = false;
+	pthread_mutex_unlock(&con->lock);
+	if (waiting && con->has_port)
+		con->port.output_space(con->port.dev);
 }
 
 /* Writes one contiguous piece of the ring; false when the fd failed. */
@@ -128,7 +185,10 @@ static bool console_write_some(struct console *con, size_t max)
 		pthread_mutex_unlock(&con->lock);
 		if (con->close_out)
 			close(con->out_fd);
+		pthread_mutex_lock(&con->lock);
 		con->out_fd = -1;
+		pthread_mutex_unlock(&con->lock);
+		console_port_resume(con);
 		return false;
 	}
 	if (n > 0) {
@@ -136,6 +196,7 @@ static bool console_write_some(struct console *con, size_t max)
 		con->out_head = (con->out_head + (size_t)n) % CONSOLE_OUT_CAP;
 		con->out_len -= (size_t)n;
 		pthread_mutex_unlock(&con->lock);
+		console_port_resume(con);
 	}
 	return true;
 }
@@ -186,11 +247,18 @@ static void console_read_input(struct console *con)
 			con->in_buf[con->in_len++] = raw[i];
 }
 
-static void console_feed_uart(struct console *con)
+/* Host input to the console device, as much as it takes now. */
+static void console_feed(struct console *con)
 {
-	if (con->in_pos < con->in_len && con->uart)
-		con->in_pos += uart16550_push_input(con->uart, con->in_buf + con->in_pos,
-						    con->in_len - con->in_pos);
+	const uint8_t *data = con->in_buf + con->in_pos;
+	size_t len = con->in_len - con->in_pos;
+
+	if (!len)
+		return;
+	if (con->has_port)
+		con->in_pos += con->port.push_input(con->port.dev, data, len);
+	else if (con->uart && !con->uart_muted)
+		con->in_pos += uart16550_push_input(con->uart, data, len);
 }
 
 unsigned console_pollfds(struct console *con, struct pollfd *fds)
@@ -198,7 +266,7 @@ unsigned console_pollfds(struct console *con, struct pollfd *fds)
 	unsigned n = 0;
 
 	fds[n++] = (struct pollfd){.fd = con->wake_fd, .events = POLLIN};
-	/* Read more only once the UART took everything read before. */
+	/* Read more only once the device took everything read before. */
 	if (!con->in_eof && con->in_pos == con->in_len)
 		fds[n++] = (struct pollfd){.fd = con->in_fd, .events = POLLIN};
 	if (con->out_fd >= 0 && console_output_pending(con))
@@ -221,7 +289,7 @@ void console_handle(struct console *con, const struct pollfd *fds, unsigned nfds
 			console_write_some(con, 4096);
 		}
 	}
-	console_feed_uart(con);
+	console_feed(con);
 }
 
 void console_drain(struct console *con)

@@ -12,6 +12,7 @@
 #include "devices/pci.h"
 #include "devices/uart16550.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_console.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_rng.h"
 #include "mm/guest_mem.h"
@@ -59,6 +60,7 @@ struct vm {
 	struct virtio_blk *disks[CONFIG_MAX_DISKS];
 	unsigned nr_nets;
 	struct virtio_net *nets[CONFIG_MAX_NETS];
+	struct virtio_console *vcon; /* --console virtio */
 
 	unsigned nr_vcpus; /* created so far */
 	struct vcpu *vcpus;

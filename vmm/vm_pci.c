@@ -102,6 +102,38 @@ static int vm_pci_add_net(struct vm *vm, const struct net_config *cfg, char *err
 	return rc ? vm_pci_fail(err, n, "virtio-net", rc) : 0;
 }
 
+static size_t vm_pci_vcon_input(void *dev, const uint8_t *data, size_t len)
+{
+	return virtio_console_push_input(dev, data, len);
+}
+
+static void vm_pci_vcon_output_space(void *dev)
+{
+	virtio_console_output_space(dev);
+}
+
+/* --console virtio: the console's host end feeds this device, not the UART. */
+static int vm_pci_add_console(struct vm *vm, char *err, size_t n)
+{
+	struct virtio_console_host host = {console_port_write, console_guest_rx_space,
+					   &vm->console};
+	int rc;
+
+	vm->vcon = calloc(1, sizeof(*vm->vcon));
+	if (!vm->vcon)
+		return vm_pci_fail(err, n, "virtio-console", -ENOMEM);
+	rc = virtio_console_init(vm->vcon, &vm->mem, irq_router_msi_controller(&vm->irqs),
+				 vm_pci_intx(vm), host);
+	if (!rc)
+		rc = vm_pci_plug_virtio(vm, &vm->vcon->vp);
+	if (rc)
+		return vm_pci_fail(err, n, "virtio-console", rc);
+	console_attach_port(
+		&vm->console,
+		&(struct console_port){vm_pci_vcon_input, vm_pci_vcon_output_space, vm->vcon});
+	return 0;
+}
+
 int vm_pci_create(struct vm *vm, char *err, size_t n)
 {
 	int rc;
@@ -123,6 +155,8 @@ int vm_pci_create(struct vm *vm, char *err, size_t n)
 	for (unsigned i = 0; i < vm->cfg->nr_nets; i++)
 		if ((rc = vm_pci_add_net(vm, &vm->cfg->nets[i], err, n)))
 			return rc;
+	if (vm->cfg->console == CONSOLE_VIRTIO && (rc = vm_pci_add_console(vm, err, n)))
+		return rc;
 	return 0;
 }
 
@@ -139,6 +173,11 @@ void vm_pci_destroy(struct vm *vm)
 		free(vm->nets[i]);
 	}
 	vm->nr_nets = 0;
+	if (vm->vcon) {
+		virtio_console_exit(vm->vcon);
+		free(vm->vcon);
+		vm->vcon = NULL;
+	}
 	if (vm->rng) {
 		virtio_rng_exit(vm->rng);
 		free(vm->rng);

@@ -21,6 +21,7 @@ skiff_integration_test(bad_input test_bad_input.sh --mmu tdp)
 skiff_integration_test(qemu_boot test_qemu_boot.sh --mmu tdp)
 skiff_integration_test(virtio test_virtio.sh --mmu tdp)
 skiff_integration_test(virtio_net test_virtio_net.sh --mmu tdp)
+skiff_integration_test(virtio_console test_virtio_console.sh --mmu tdp)
 skiff_integration_test(linux_boot test_linux_boot.sh --mmu tdp --mem 3G)
 skiff_integration_test(linux_virtio test_linux_virtio.sh --mmu tdp --mem 3G)
 
