@@ -8,7 +8,8 @@ SKIFF=${SKIFF:-build/skiff}
 GUEST_ELF=${GUEST_ELF:-build/guest/skiff-guest.elf}
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/skiff-test.XXXXXX")
 trap 'rm -rf "$TEST_TMP"' EXIT
-# Guests run nested under an emulated CPU: generous, but bounded.
+# Guests run nested under an emulated CPU: generous, but bounded; a VMM
+# that ignores the SIGTERM at the limit is killed 10 s later.
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-240}
 
 passed=0
@@ -48,7 +49,7 @@ run_skiff() {
 	local name=$1 input=$2
 	shift 2
 	status=0
-	printf '%b' "$input" | timeout "$GUEST_TIMEOUT" "$SKIFF" "$@" \
+	printf '%b' "$input" | timeout -k 10 "$GUEST_TIMEOUT" "$SKIFF" "$@" \
 		>"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.err" || status=$?
 	out=$TEST_TMP/$name.out
 	err=$TEST_TMP/$name.err
