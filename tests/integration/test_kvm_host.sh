@@ -238,6 +238,17 @@ expect_eq "--timeout 5 -- sleep 60 exits 124" 124 "$status"
 check "the timeout is reported on stderr" grep -q 'timeout' "$WORK/err"
 check "the timeout returns in bounded time (${elapsed}s < 90s)" test "$elapsed" -lt 90
 
+# A test host that stops enforcing the timeout itself (here all its
+# processes but the command are stopped) is killed by kvm-host 60 s later,
+# and where its CPUs were is reported.
+kh --timeout 5 -- sh -c 'kill -STOP -1; sleep 600'
+expect_eq "a test host that no longer answers: exit 124" 124 "$status"
+check "the stuck test host is reported" grep -q 'no longer responds' "$WORK/err"
+if command -v python3 >/dev/null; then
+	check "the stuck test host's CPU registers are shown" grep -q 'RIP=' "$WORK/err"
+fi
+check "the stuck test host is killed in bounded time (${elapsed}s < 200s)" test "$elapsed" -lt 200
+
 # --- the test host goes away on SIGTERM --------------------------------------
 
 # Run directories go into a TMPDIR of this test, so that both they and the
