@@ -102,6 +102,16 @@ check "stderr passed through, separately from stdout" grep -qx "to stderr" "$WOR
 check "no test host console messages on stdout/stderr" \
 	bash -c '! grep -q -e "kvm-host init" -e "reboot:" -e "\[ *[0-9]*\.[0-9]*\]" "$1" "$2"' _ "$WORK/out" "$WORK/err"
 
+# --cpus: every CPU online; in a test host, init brought them up after
+# kvm-key-holder took KVM's static keys, and the holder lives on.
+kh --cpus 3 -- sh -c 'echo "cpus=$(nproc) online=$(cat /sys/devices/system/cpu/online) where=$KVM_HOST holder=$(pgrep -c -x kvm-key-holder)"'
+if grep -q 'where=direct' "$WORK/out"; then
+	check "--cpus 3 runs (directly)" test "$status" = 0
+else
+	expect_eq "--cpus 3: three CPUs online, KVM's static keys held" \
+		"cpus=3 online=0-2 where=testhost holder=1" "$(cat "$WORK/out")"
+fi
+
 # Arguments with spaces and quotes, the caller's environment, same working
 # directory, a writable working tree and /tmp.
 mkdir -p "$WORK/sub dir"
