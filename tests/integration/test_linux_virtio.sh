@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Debian's stock kernel drives Skiff's virtio devices with its own drivers:
-# with --cpus 2 --disk IMG --rng, virtio_pci binds both functions, the
-# virtio bus lists a block device (ID 2, virtio_blk) and an entropy source
-# (ID 4, virtio_rng), /dev/hwrng returns bytes from virtio_rng, and both
-# CPUs are online. The guest makes an ext2 file system on /dev/vda with
+# with --cpus 2 --disk IMG --rng --net tap=TAP, virtio_pci binds the three
+# functions, the virtio bus lists a network device (ID 1, virtio_net), a
+# block device (ID 2, virtio_blk) and an entropy source (ID 4, virtio_rng),
+# /dev/hwrng returns bytes from virtio_rng, both CPUs are online, the guest
+# pings the host over the tap and the host pings the guest. The guest makes an ext2 file system on /dev/vda with
 # busybox's mke2fs (ext2 is served by the ext4 module in the initramfs),
 # writes files, unmounts, reads them back after dropping its caches, and
 # reboots; the host then reads the same files out of the image with
 # debugfs and checks the file system with e2fsck, both from e2fsprogs,
 # which need no loop device (a test host has no loop module). With
 # --disk IMG,ro Linux sees a read-only disk: /sys/block/vda/ro is 1, a
-# write to /dev/vda fails, the image stays unchanged.
+# write to /dev/vda fails, the image stays unchanged. That second boot has
+# pci=nomsi: its disk and rng interrupts arrive over INTx, through the
+# IO-APIC pins the MP table names.
 #
 # The guest comes from tools/linux-guest, which must have run on the machine
-# first. Run through tools/kvm-host --mem 3G.
+# first. Run as root through tools/kvm-host --mem 3G;
+# every address is in 169.254.0.0/16.
 # Guest commands are in single quotes: the guest's shell expands them.
 # shellcheck disable=SC2016
 # shellcheck source=tests/integration/lib.sh
@@ -33,9 +37,9 @@ if ! guest=$("$top/tools/linux-guest" --quiet 2>"$TEST_TMP/linux-guest.err"); th
 fi
 eval "$guest"
 echo "# kernel $KERNEL"
-for tool in debugfs e2fsck; do
+for tool in debugfs e2fsck ip; do
 	if ! command -v "$tool" >/dev/null; then
-		not_ok "$tool is installed (Debian package e2fsprogs)"
+		not_ok "$tool is installed (Debian packages e2fsprogs, iproute2)"
 		finish
 		exit
 	fi
@@ -117,6 +121,23 @@ value() {
 	sed -n "s/^$1 //p" "$out" | tr -d '\r' | tail -n 1
 }
 
+TAP=sklx0
+HOST_IP=169.254.101.1
+GUEST_IP=169.254.101.2
+remove_tap() {
+	ip link del "$TAP" 2>/dev/null
+	rm -rf "$TEST_TMP"
+}
+trap remove_tap EXIT
+[ -c /dev/net/tun ] || modprobe tun 2>/dev/null
+if ! ip tuntap add dev "$TAP" mode tap; then
+	not_ok "cannot create tap $TAP (is the tun module loaded?)"
+	finish
+	exit
+fi
+ip addr add "$HOST_IP/16" dev "$TAP"
+ip link set "$TAP" up
+
 img=$TEST_TMP/disk.img
 truncate -s 64M "$img"
 # The files the guest writes: a short one, and one of 108894 bytes that
@@ -124,10 +145,10 @@ truncate -s 64M "$img"
 hello='hello from Linux on Skiff'
 numbers_md5=$(seq 1 20000 | md5sum | cut -d' ' -f1)
 
-# --- read-write disk, rng, 2 vCPUs ----------------------------------------
+# --- read-write disk, rng, network, 2 vCPUs ----------------------------
 
 start_skiff rw run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M --cpus 2 \
-	--disk "$img" --rng --cmdline "$BASE_CMDLINE"
+	--disk "$img" --rng --net "tap=$TAP" --cmdline "$BASE_CMDLINE"
 expect_wait "the guest's shell starts" 'skiff-linux: shell on the console'
 expect_line "virtio_blk announces a 64 MiB disk" "$out" \
 	'virtio_blk virtio[0-9]+: \[vda\] 131072 512-byte logical blocks'
@@ -138,14 +159,37 @@ expect_line "virtio bus: a block device (ID 2) bound to virtio_blk" "$out" \
 	'^vdev virtio[0-9]+ id=0x0002 driver=virtio_blk'
 expect_line "virtio bus: an entropy device (ID 4) bound to virtio_rng" "$out" \
 	'^vdev virtio[0-9]+ id=0x0004 driver=virtio_rng'
-check "virtio bus: exactly those two devices" \
-	test "$(grep -c '^vdev ' "$out")" -eq 2
+expect_line "virtio bus: a network device (ID 1) bound to virtio_net" "$out" \
+	'^vdev virtio[0-9]+ id=0x0001 driver=virtio_net'
+check "virtio bus: exactly those three devices" \
+	test "$(grep -c '^vdev ' "$out")" -eq 3
 # And the PCI functions underneath them, bound to virtio-pci.
 run_guest 'for d in /sys/bus/pci/devices/*; do echo "pcidev $(cat $d/vendor):$(cat $d/device) driver=$(basename "$(readlink $d/driver)")"; done'
 expect_line "PCI: virtio-blk (1af4:1042) bound to virtio-pci" "$out" \
 	'^pcidev 0x1af4:0x1042 driver=virtio-pci'
 expect_line "PCI: virtio-rng (1af4:1044) bound to virtio-pci" "$out" \
 	'^pcidev 0x1af4:0x1044 driver=virtio-pci'
+expect_line "PCI: virtio-net (1af4:1041) bound to virtio-pci" "$out" \
+	'^pcidev 0x1af4:0x1041 driver=virtio-pci'
+run_guest 'grep -q "PCI-MSI.*virtio" /proc/interrupts && echo "msi yes"'
+expect_line "with MSI-X, the virtio interrupts are PCI-MSI ones" "$out" '^msi yes'
+
+# The network: the guest pings the host, the host pings the guest.
+run_guest "ip link set eth0 up && ip addr add $GUEST_IP/16 dev eth0; echo \"ifup \$?\""
+expect_line "eth0 is up with $GUEST_IP" "$out" '^ifup 0'
+run_guest "ping -c 3 -W 10 $HOST_IP >/tmp/ping.log 2>&1; grep transmitted /tmp/ping.log | sed 's/^/gping /'"
+expect_line "the guest's 3 pings to the host are answered" "$out" \
+	'^gping 3 packets transmitted, 3 packets received'
+if busybox ping -c 3 -W 20 -w 120 "$GUEST_IP" >"$TEST_TMP/ping.out" 2>&1; then
+	ok "the host's 3 pings to the guest are answered"
+else
+	not_ok "the host's 3 pings to the guest are answered"
+	show "$TEST_TMP/ping.out"
+fi
+run_guest 'echo "eth0 rx=$(cat /sys/class/net/eth0/statistics/rx_packets) tx=$(cat /sys/class/net/eth0/statistics/tx_packets)"'
+line=$(value eth0)
+check "the guest's eth0 counted the frames ($line)" \
+	grep -Eq 'rx=([6-9]|[1-9][0-9]+) tx=([6-9]|[1-9][0-9]+)' <<<"$line"
 
 run_guest 'echo "online $(cat /sys/devices/system/cpu/online) $(nproc)"'
 expect_line "2 CPUs online" "$out" '^online 0-1 2'
@@ -196,12 +240,17 @@ check "the host reads numbers.txt (108894 bytes) from the image" \
 label=$(dumpe2fs -h "$img" 2>/dev/null | sed -n 's/^Filesystem volume name: *//p')
 check "the image carries the label the guest gave it ($label)" test "$label" = skiff
 
-# --- read-only disk ---------------------------------------------------------
+# --- read-only disk, interrupts over INTx ------------------------------
 
 before=$(md5sum <"$img")
 start_skiff ro run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M \
-	--disk "$img,ro" --cmdline "$BASE_CMDLINE"
+	--disk "$img,ro" --rng --cmdline "$BASE_CMDLINE pci=nomsi"
 expect_wait "read-only: the guest's shell starts" 'skiff-linux: shell on the console'
+# /proc/interrupts: "NN: counts... IO-APIC NN-fasteoi virtioN" for both.
+run_guest 'echo "intx $(grep virtio /proc/interrupts | grep -c "IO-APIC.*fasteoi") msi $(grep -c PCI-MSI /proc/interrupts)"'
+expect_line "pci=nomsi: both virtio functions on IO-APIC lines, no MSI" "$out" '^intx 2 msi 0'
+run_guest 'echo "hwrng3 $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d " \n")"'
+check "pci=nomsi: /dev/hwrng returns bytes over INTx" grep -Eqx '[0-9a-f]{32}' <<<"$(value hwrng3)"
 run_guest 'echo "vda ro=$(cat /sys/block/vda/ro) size=$(cat /sys/block/vda/size)"'
 expect_line "read-only: /sys/block/vda/ro is 1" "$out" '^vda ro=1 size=131072'
 run_guest 'dd if=/dev/zero of=/dev/vda bs=4096 count=1 oflag=direct; echo "ddw $?"'
