@@ -106,6 +106,8 @@ void pci_config_read(struct pci_device *dev, unsigned off, uint8_t *data, unsign
 {
 	for (unsigned i = 0; i < len; i++)
 		data[i] = off + i < PCI_CONFIG_SPACE_SIZE ? dev->config[off + i] : 0xff;
+	if (dev->hooks.config_read)
+		dev->hooks.config_read(dev, off, data, len);
 }
 
 void pci_config_write(struct pci_device *dev, unsigned off, const uint8_t *data, unsigned len)

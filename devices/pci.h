@@ -57,9 +57,12 @@ struct pci_bar {
 	struct pci_device *owner;
 };
 
-/* Optional hook after the guest wrote config space (e.g. MSI-X enable). */
+/* Optional hooks: after the guest wrote config space (e.g. MSI-X enable),
+ * and after a read was filled from the config image, for the registers
+ * whose value is not in the image (a window onto a BAR). */
 struct pci_device_hooks {
 	void (*config_written)(struct pci_device *dev, unsigned offset, unsigned len);
+	void (*config_read)(struct pci_device *dev, unsigned offset, uint8_t *data, unsigned len);
 };
 
 struct pci_device {

@@ -10,8 +10,15 @@
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
 #define VIRTIO_PCI_CAP_ISR_CFG 3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+#define VIRTIO_PCI_CAP_PCI_CFG 5
 #define VIRTIO_PCI_CAP_LEN 16
 #define VIRTIO_PCI_NOTIFY_CAP_LEN 20
+#define VIRTIO_PCI_CFG_CAP_LEN 20 /* the cap and 4 bytes of pci_cfg_data */
+/* Fields of struct virtio_pci_cap, from the capability's start. */
+#define CAP_BAR 4
+#define CAP_OFFSET 8
+#define CAP_LENGTH 12
+#define CAP_PCI_CFG_DATA 16
 #define VIRTIO_PCI_ISR_QUEUE 0x1
 #define VIRTIO_PCI_ISR_CONFIG 0x2
 #define VIRTIO_NO_VECTOR 0xffff
@@ -329,10 +336,41 @@ static const struct virtio_transport_ops vp_transport = {
 	.kick = vp_rekick,
 };
 
+/* Virtio 1.x 4.1.4.9: an access of exactly cap.length (1, 2 or 4) bytes at
+ * pci_cfg_data reaches our BAR at cap.offset, aligned, whether or not the
+ * BAR decodes (firmware uses it before BARs are set up). Any other access
+ * there only touches the config image. Returns the BAR offset, or -1. */
+static int64_t vp_cfg_window(const struct virtio_pci *vp, unsigned off, unsigned len)
+{
+	unsigned at = vp->pci_cfg_cap;
+	uint32_t offset = pci_get_u32(&vp->pci, at + CAP_OFFSET);
+	uint32_t length = pci_get_u32(&vp->pci, at + CAP_LENGTH);
+
+	if (!at || off != at + CAP_PCI_CFG_DATA || len != length ||
+	    vp->pci.config[at + CAP_BAR] != VIRTIO_PCI_BAR)
+		return -1;
+	if ((length != 1 && length != 2 && length != 4) || offset % length ||
+	    offset > VIRTIO_PCI_BAR_SIZE - length)
+		return -1;
+	return offset;
+}
+
+static void vp_config_read(struct pci_device *pci, unsigned off, uint8_t *data, unsigned len)
+{
+	struct virtio_pci *vp = pci->opaque;
+	int64_t bar_off = vp_cfg_window(vp, off, len);
+
+	if (bar_off >= 0)
+		vp_bar_read(vp, (uint64_t)bar_off, data, len);
+}
+
 static void vp_config_written(struct pci_device *pci, unsigned off, unsigned len)
 {
 	struct virtio_pci *vp = pci->opaque;
+	int64_t bar_off = vp_cfg_window(vp, off, len);
 
+	if (bar_off >= 0)
+		vp_bar_write(vp, (uint64_t)bar_off, &pci->config[off], len);
 	msix_config_written(&vp->msix);
 }
 
@@ -345,11 +383,17 @@ static int vp_add_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, uint
 		return -ENOSPC;
 	pci_set_u8(&vp->pci, at + 2, (uint8_t)cap_len);
 	pci_set_u8(&vp->pci, at + 3, type);
-	pci_set_u8(&vp->pci, at + 4, VIRTIO_PCI_BAR);
-	pci_set_u32(&vp->pci, at + 8, offset);
-	pci_set_u32(&vp->pci, at + 12, length);
+	pci_set_u8(&vp->pci, at + CAP_BAR, VIRTIO_PCI_BAR);
+	pci_set_u32(&vp->pci, at + CAP_OFFSET, offset);
+	pci_set_u32(&vp->pci, at + CAP_LENGTH, length);
 	if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
 		pci_set_u32(&vp->pci, at + 16, VIRTIO_PCI_NOTIFY_MULTIPLIER);
+	if (type == VIRTIO_PCI_CAP_PCI_CFG) {
+		/* bar, offset, length and the data window are the driver's. */
+		vp->pci.wmask[at + CAP_BAR] = 0xff;
+		memset(&vp->pci.wmask[at + CAP_OFFSET], 0xff, 12);
+		vp->pci_cfg_cap = (uint8_t)at;
+	}
 	return 0;
 }
 
@@ -369,6 +413,8 @@ static int vp_add_caps(struct virtio_pci *vp)
 	if (!rc && ops->config_size)
 		rc = vp_add_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVICE_CFG_OFF,
 				(uint32_t)ops->config_size, VIRTIO_PCI_CAP_LEN);
+	if (!rc)
+		rc = vp_add_cap(vp, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, VIRTIO_PCI_CFG_CAP_LEN);
 	return rc;
 }
 
@@ -392,6 +438,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct msi_controller msi, struct irq
 			   vp);
 	vp->pci.opaque = vp;
 	vp->pci.hooks.config_written = vp_config_written;
+	vp->pci.hooks.config_read = vp_config_read;
 	vp->intx = intx;
 	vp->vdev.transport = &vp_transport;
 	vp->vdev.transport_ctx = vp;

@@ -44,6 +44,7 @@ struct virtio_pci {
 	uint32_t driver_feature_select;
 	uint16_t queue_select;
 	uint8_t isr;
+	uint8_t pci_cfg_cap; /* config offset of the VIRTIO_PCI_CAP_PCI_CFG window */
 	/* Kicks land here: KVM signals them through ioeventfds, and a
 	 * notify-area write that reaches us signals them by hand. */
 	int kick_fds[VIRTIO_MAX_QUEUES];

@@ -24,13 +24,16 @@
 #define CAP_OFFSET 8
 #define CAP_LENGTH 12
 #define CAP_NOTIFY_MULTIPLIER 16
+#define CAP_PCI_CFG_DATA 16
 #define CAP_MIN_LEN 16
 #define CAP_NOTIFY_MIN_LEN 20
+#define CAP_PCI_CFG_MIN_LEN 20
 
 #define CFG_COMMON 1
 #define CFG_NOTIFY 2
 #define CFG_ISR 3
 #define CFG_DEVICE 4
+#define CFG_PCI 5
 
 /* struct virtio_pci_common_cfg. */
 #define COMMON_DEVICE_FEATURE_SELECT 0x00
@@ -301,6 +304,8 @@ static const char *find_capabilities(struct virtio_dev *dev)
 	     cap = pci_find_capability(f, PCI_CAP_VENDOR, cap)) {
 		uint8_t cap_len = pci_read8(f, cap + CAP_LEN);
 		uint8_t type = pci_read8(f, cap + CAP_CFG_TYPE);
+		if (type == CFG_PCI && cap_len >= CAP_PCI_CFG_MIN_LEN && !dev->pci_cfg_cap)
+			dev->pci_cfg_cap = cap;
 		struct virtio_region *slot = type == CFG_COMMON	  ? &dev->common
 					     : type == CFG_NOTIFY ? &dev->notify
 					     : type == CFG_ISR	  ? &dev->isr
@@ -324,6 +329,10 @@ static const char *find_capabilities(struct virtio_dev *dev)
 		}
 		if (type == CFG_NOTIFY)
 			dev->notify_multiplier = pci_read32(f, cap + CAP_NOTIFY_MULTIPLIER);
+		if (type == CFG_COMMON) {
+			dev->common_bar = pci_read8(f, cap + CAP_BAR);
+			dev->common_offset = pci_read32(f, cap + CAP_OFFSET);
+		}
 		*slot = r;
 		io |= r.io;
 	}
@@ -747,4 +756,37 @@ unsigned virtio_count(void)
 struct virtio_dev *virtio_get(unsigned index)
 {
 	return index < nr_devices ? &devices[index] : NULL;
+}
+
+/* Points the PCI configuration access window at a 32-bit register of the
+ * common configuration (virtio 1.x 4.1.4.9); returns its data offset. */
+static uint16_t pci_cfg_window(struct virtio_dev *dev, uint32_t common_off)
+{
+	uint8_t cap = dev->pci_cfg_cap;
+
+	pci_write32(dev->pci, cap + CAP_BAR, dev->common_bar);
+	pci_write32(dev->pci, cap + CAP_OFFSET, dev->common_offset + common_off);
+	pci_write32(dev->pci, cap + CAP_LENGTH, 4);
+	return (uint16_t)(cap + CAP_PCI_CFG_DATA);
+}
+
+const char *virtio_pci_cfg_check(struct virtio_dev *dev, uint64_t *features)
+{
+	if (!dev->pci_cfg_cap)
+		return "no PCI configuration access capability";
+	if (!dev->common.len)
+		return "no common configuration";
+	uint32_t half[2];
+	for (uint32_t select = 0; select < 2; select++) {
+		pci_write32(dev->pci, pci_cfg_window(dev, COMMON_DEVICE_FEATURE_SELECT), select);
+		if (region_read32(&dev->common, COMMON_DEVICE_FEATURE_SELECT) != select)
+			return "a feature select written through the window did not reach the BAR";
+		half[select] = pci_read32(dev->pci, pci_cfg_window(dev, COMMON_DEVICE_FEATURE));
+		if (half[select] != region_read32(&dev->common, COMMON_DEVICE_FEATURE))
+			return "the window and the BAR read different features";
+	}
+	*features = (uint64_t)half[1] << 32 | half[0];
+	if (*features != dev->device_features)
+		return "the features differ from those read at start";
+	return NULL;
 }

@@ -56,6 +56,9 @@ struct virtio_dev {
 	char name[8];  /* "blk0" */
 	struct virtio_region common, notify, isr, device;
 	uint32_t notify_multiplier;
+	uint8_t pci_cfg_cap;	/* the PCI configuration access capability, or 0 */
+	uint8_t common_bar;	/* where the common configuration is */
+	uint32_t common_offset; /* in that BAR */
 	uint64_t device_features, features;
 	uint16_t max_queues; /* num_queues from the common configuration */
 
@@ -140,6 +143,10 @@ uint32_t virtio_config_read32(struct virtio_dev *dev, uint32_t offset);
 uint64_t virtio_config_read64(struct virtio_dev *dev, uint32_t offset);
 uint32_t virtio_config_size(const struct virtio_dev *dev);
 uint8_t virtio_status(struct virtio_dev *dev);
+/* Reads the device's features through the PCI configuration access window
+ * (config space, not the BAR) and compares them with the BAR. NULL when
+ * both agree (*features then holds them), else what went wrong. */
+const char *virtio_pci_cfg_check(struct virtio_dev *dev, uint64_t *features);
 /* Reads and clears the ISR status (bit 0 queue, bit 1 configuration). */
 uint8_t virtio_read_isr(struct virtio_dev *dev);
 

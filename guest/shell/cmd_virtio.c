@@ -38,6 +38,16 @@ static void print_device(struct virtio_dev *dev)
 	}
 }
 
+static struct virtio_dev *find_device(const char *name)
+{
+	for (unsigned i = 0; i < virtio_count(); i++) {
+		if (strcmp(virtio_get(i)->name, name) == 0)
+			return virtio_get(i);
+	}
+	kprintf("virtio: no device %s\n", name);
+	return NULL;
+}
+
 #define BREAK_TIMEOUT_NS (5ULL * 1000000000)
 
 /* virtio break NAME [QUEUE]: a malformed chain on one of the device's
@@ -46,17 +56,11 @@ static void print_device(struct virtio_dev *dev)
  * device refuses it with DEVICE_NEEDS_RESET. */
 static void break_device(const char *name, const char *queue)
 {
-	struct virtio_dev *dev = NULL;
+	struct virtio_dev *dev = find_device(name);
 	uint64_t index = 0;
 
-	for (unsigned i = 0; i < virtio_count() && !dev; i++) {
-		if (strcmp(virtio_get(i)->name, name) == 0)
-			dev = virtio_get(i);
-	}
-	if (!dev) {
-		kprintf("virtio: no device %s\n", name);
+	if (!dev)
 		return;
-	}
 	if (!dev->live || !dev->nr_queues) {
 		kprintf("virtio: %s is not running\n", name);
 		return;
@@ -79,14 +83,35 @@ static void break_device(const char *name, const char *queue)
 		kprintf("virtio: %s did not object within 5 s\n", name);
 }
 
+/* virtio pcicfg NAME: the device's features read through the PCI
+ * configuration access window agree with its BAR. */
+static void check_pci_cfg(const char *name)
+{
+	struct virtio_dev *dev = find_device(name);
+	uint64_t features = 0;
+
+	if (!dev)
+		return;
+	const char *wrong = virtio_pci_cfg_check(dev, &features);
+	if (wrong)
+		kprintf("virtio: %s: PCI config window: %s\n", name, wrong);
+	else
+		kprintf("virtio: %s: PCI config window reads features 0x%llx, as the BAR does\n",
+			name, (unsigned long long)features);
+}
+
 void cmd_virtio(int argc, char **argv)
 {
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "break") == 0) {
 		break_device(argv[2], argc == 4 ? argv[3] : NULL);
 		return;
 	}
+	if (argc == 3 && strcmp(argv[1], "pcicfg") == 0) {
+		check_pci_cfg(argv[2]);
+		return;
+	}
 	if (argc != 1) {
-		kprintf("usage: virtio [break NAME [QUEUE]]\n");
+		kprintf("usage: virtio [break NAME [QUEUE] | pcicfg NAME]\n");
 		return;
 	}
 	if (!virtio_count()) {

@@ -13,7 +13,9 @@ const struct shell_command shell_commands[] = {
 	{"fault", "", "page-fault on purpose: the report, then this CPU halts", cmd_fault},
 	{"pci", "[-v]", "PCI functions (-v: BARs, command, capabilities)", cmd_pci},
 	{"virtio", "[break NAME [QUEUE]]",
-	 "virtio devices: status, features, queues (break: send a malformed chain)", cmd_virtio},
+	 "virtio devices: status, features, queues (break: send a malformed chain; pcicfg: read "
+	 "through the PCI config window)",
+	 cmd_virtio},
 	{"blk", "OP ARGS", "virtio-blk: info, read, write, flush, zero, discard, fill, verify",
 	 cmd_blk},
 	{"net", "[info]", "virtio-net: address and frame counts", cmd_net},

@@ -9,7 +9,7 @@ img=$TEST_TMP/disk.img
 truncate -s 16M "$img"
 
 # The guest writes a sector, fills and verifies 2 MiB, zeroes a sector.
-run_skiff blk 'pci\nblk info\nblk write 5 hello+from+the+guest\nblk read 5\nblk flush\nblk write 9 to+be+zeroed\nblk zero 9 1\nblk discard 100 8\nblk fill 1000 4096\nblk verify 1000 4096\nrng 16\nrng 16\ninfo\npoweroff\n' \
+run_skiff blk 'pci\nblk info\nblk write 5 hello+from+the+guest\nblk read 5\nblk flush\nblk write 9 to+be+zeroed\nblk zero 9 1\nblk discard 100 8\nblk fill 1000 4096\nblk verify 1000 4096\nrng 16\nrng 16\ninfo\nvirtio pcicfg blk0\nvirtio pcicfg rng0\npoweroff\n' \
 	run --cpus 2 --disk "$img" --rng
 expect_status "blk and rng session" 0
 expect_line "virtio-blk on the PCI bus" "$out" '^pci 00:0[0-9]\.0 1af4:1042 .*virtio-blk'
@@ -24,6 +24,11 @@ expect_line "rng returns bytes" "$out" '^rng: [0-9a-f]{32}'
 check "two rng reads differ" test "$(grep -c '^rng: ' "$out")" -eq 2 -a \
 	"$(grep '^rng: ' "$out" | sort -u | wc -l)" -eq 2
 expect_line "info lists the devices" "$out" '^virtio: .*blk0.*rng0'
+# Virtio 1.x 4.1.4.9: the PCI configuration access window reaches the BAR.
+expect_line "blk0 through the PCI config window" "$out" \
+	'^virtio: blk0: PCI config window reads features 0x[0-9a-f]+, as the BAR does'
+expect_line "rng0 through the PCI config window" "$out" \
+	'^virtio: rng0: PCI config window reads features 0x[0-9a-f]+, as the BAR does'
 check "written sector is in the host image" \
 	grep -q 'hello from the guest' <(dd if="$img" bs=512 skip=5 count=1 status=none)
 check "zeroed sector is zero in the host image" \

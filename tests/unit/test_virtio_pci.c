@@ -226,9 +226,96 @@ static void capability_list_names_every_virtio_structure(void **state)
 		}
 		at = cfg_read(r, 1, at + 1, 1);
 	}
-	assert_int_equal(seen, (1u << 1) | (1u << 2) | (1u << 3));
+	assert_int_equal(seen, (1u << 1) | (1u << 2) | (1u << 3) | (1u << 5));
 	assert_int_not_equal(msix, 0);
 	assert_int_equal((cfg_read(r, 1, msix + 2, 2) & 0x7ff) + 1, 2); /* config + 1 queue */
+}
+
+/* Offset of the capability of vendor type `type`, or 0. */
+static unsigned find_virtio_cap(struct rig *r, unsigned type)
+{
+	unsigned hops = 0;
+
+	for (unsigned at = cfg_read(r, 1, PCI_CAPABILITY_LIST, 1); at && hops < 48; hops++) {
+		if (cfg_read(r, 1, at, 1) == 0x09 && cfg_read(r, 1, at + 3, 1) == type)
+			return at;
+		at = cfg_read(r, 1, at + 1, 1);
+	}
+	return 0;
+}
+
+/* Points the PCI_CFG window at BAR 0 + offset, length bytes. */
+static unsigned cfg_window(struct rig *r, uint32_t offset, uint32_t length)
+{
+	unsigned at = find_virtio_cap(r, 5);
+
+	assert_int_not_equal(at, 0);
+	cfg_write(r, 1, at + 4, 0, 1);
+	cfg_write(r, 1, at + 8, offset, 4);
+	cfg_write(r, 1, at + 12, length, 4);
+	return at + 16;
+}
+
+static void pci_cfg_window_reaches_the_bar_without_decoding(void **state)
+{
+	struct rig *r = *state;
+
+	/* Memory decoding is still off: the window works regardless. */
+	unsigned data = cfg_window(r, DFSELECT, 4);
+	cfg_write(r, 1, data, 1, 4);
+	cfg_window(r, DF, 4);
+	uint32_t high_features = cfg_read(r, 1, data, 4);
+	cfg_window(r, NUMQ, 2);
+	assert_int_equal(cfg_read(r, 1, data, 2), 1);
+	cfg_window(r, STATUS, 1);
+	cfg_write(r, 1, data, VIRTIO_STATUS_ACKNOWLEDGE, 1);
+
+	rig_enable(r);
+	assert_int_equal(bar_read(r, DFSELECT, 4), 1);
+	assert_int_equal(bar_read(r, DF, 4), high_features);
+	assert_true(high_features & 1); /* VIRTIO_F_VERSION_1 is bit 32 */
+	assert_int_equal(bar_read(r, STATUS, 1), VIRTIO_STATUS_ACKNOWLEDGE);
+}
+
+static void pci_cfg_window_kick_reaches_the_queue(void **state)
+{
+	struct rig *r = *state;
+	uint64_t kicks = 0;
+
+	unsigned data = cfg_window(r, VIRTIO_PCI_NOTIFY_OFF, 2);
+	cfg_write(r, 1, data, 0, 2);
+	assert_int_equal(read(r->rng.vp.kick_fds[0], &kicks, sizeof(kicks)), sizeof(kicks));
+	assert_int_equal(kicks, 1);
+}
+
+static void pci_cfg_window_refuses_bad_length_offset_and_bar(void **state)
+{
+	struct rig *r = *state;
+	unsigned at = find_virtio_cap(r, 5);
+	struct {
+		uint8_t bar;
+		uint32_t offset, length;
+		unsigned access;
+	} bad[] = {
+		{0, DFSELECT, 3, 4},		/* length not 1, 2 or 4 */
+		{0, DFSELECT + 2, 4, 4},	/* unaligned */
+		{0, VIRTIO_PCI_BAR_SIZE, 4, 4}, /* past the BAR */
+		{0, 0xfffffffc, 4, 4},		/* wraps */
+		{1, DFSELECT, 4, 4},		/* a BAR we do not have */
+		{0, DFSELECT, 4, 2},		/* access shorter than length */
+	};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg_write(r, 1, at + 4, bad[i].bar, 1);
+		cfg_write(r, 1, at + 8, bad[i].offset, 4);
+		cfg_write(r, 1, at + 12, bad[i].length, 4);
+		cfg_write(r, 1, at + 16, 0x5a5a5a5a, bad[i].access);
+	}
+	rig_enable(r);
+	assert_int_equal(bar_read(r, DFSELECT, 4), 0);
+	/* What was written only sits in the config image. */
+	cfg_write(r, 1, at + 12, 3, 4);
+	assert_int_equal(cfg_read(r, 1, at + 16, 2), 0x5a5a);
 }
 
 static void bar_sizing_reports_size_and_keeps_placement(void **state)
@@ -433,6 +520,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(host_bridge_and_device_are_enumerable),
 		T(capability_list_names_every_virtio_structure),
+		T(pci_cfg_window_reaches_the_bar_without_decoding),
+		T(pci_cfg_window_kick_reaches_the_queue),
+		T(pci_cfg_window_refuses_bad_length_offset_and_bar),
 		T(bar_sizing_reports_size_and_keeps_placement),
 		T(bar_does_not_decode_until_memory_enabled),
 		T(features_offered_include_version_1_and_ring_features),
