@@ -122,6 +122,11 @@ static void blk_io_done(struct ioloop_op *op, int res)
 		res = 0;
 	else if (unsupported && req->type == VIRTIO_BLK_T_WRITE_ZEROES)
 		res = blk_write_zeros(req->blk, req->range_sector, req->range_sectors);
+	/* A short transfer (the host's disk full, the image truncated behind
+	 * our back) is an error the guest must see, not success. */
+	bool data = req->type == VIRTIO_BLK_T_IN || req->type == VIRTIO_BLK_T_OUT;
+	if (data && res >= 0 && (uint64_t)res != req->data_bytes)
+		res = -EIO;
 	blk_finish(req, res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
 }
 
@@ -137,6 +142,7 @@ static int64_t blk_submit(struct virtio_blk *blk, struct virtio_blk_req *req, ui
 	req->range_sectors = range->num_sectors;
 	if (!sqe) {
 		*req->status = VIRTIO_BLK_S_IOERR;
+		blk->failed++;
 		req->in_use = false;
 		return req->written;
 	}
@@ -171,6 +177,7 @@ static uint8_t blk_check(struct virtio_blk *blk, struct virtio_blk_req *req,
 		if (!to_guest && blk->read_only)
 			return VIRTIO_BLK_S_IOERR;
 		uint64_t bytes = blk_data_iov(req, chain, to_guest);
+		req->data_bytes = bytes;
 		if (to_guest)
 			req->written += (uint32_t)bytes;
 		return blk_range_ok(blk, hdr->sector, bytes) ? 0xff : VIRTIO_BLK_S_IOERR;

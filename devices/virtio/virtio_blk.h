@@ -49,6 +49,7 @@ struct virtio_blk_req {
 	uint8_t *status;
 	uint32_t written;
 	uint32_t type;
+	uint64_t data_bytes;   /* a read or write moves exactly this much */
 	uint64_t range_sector; /* discard / write-zeroes */
 	uint32_t range_sectors;
 	unsigned nr_iov;

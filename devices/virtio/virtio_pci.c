@@ -197,8 +197,11 @@ static void vp_common_write(struct virtio_pci *vp, unsigned off, uint32_t val)
 		break;
 	case COMMON_STATUS:
 		virtio_device_set_status(vdev, (uint8_t)val);
-		if (val == 0)
+		if (val == 0) {
+			/* Reset: nothing pending, and the INTx line goes down. */
 			vp->isr = 0;
+			irq_line_set(&vp->intx, 0);
+		}
 		break;
 	case COMMON_Q_SELECT:
 		vp->queue_select = (uint16_t)val;

@@ -245,6 +245,19 @@ static void access_past_the_end_fails_with_ioerr(void **state)
 	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
 }
 
+static void short_read_of_a_shrunk_image_is_an_error(void **state)
+{
+	struct rig *r = *state;
+
+	rig_start(r, false);
+	/* Someone truncates the image behind the VMM's back: a read that
+	 * used to fit now gets fewer bytes than asked for. */
+	assert_int_equal(truncate(r->image, 1024), 0);
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 4096, true), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 1024, true), VIRTIO_BLK_S_OK);
+	assert_int_equal(r->blk.failed, 1);
+}
+
 static void write_zeroes_clears_the_range(void **state)
 {
 	struct rig *r = *state;
@@ -310,6 +323,7 @@ int main(void)
 		T(flush_and_get_id_complete),
 		T(read_only_disk_refuses_writes_and_keeps_data),
 		T(access_past_the_end_fails_with_ioerr),
+		T(short_read_of_a_shrunk_image_is_an_error),
 		T(write_zeroes_clears_the_range),
 		T(request_without_status_byte_needs_reset),
 		T(second_writer_is_refused_by_the_lock),

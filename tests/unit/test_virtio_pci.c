@@ -451,6 +451,19 @@ static void without_msix_interrupt_is_intx_and_isr_read_clears_it(void **state)
 	assert_int_equal(bar_read(r, VIRTIO_PCI_ISR_OFF, 1), 0);
 }
 
+static void reset_lowers_a_raised_intx_line(void **state)
+{
+	struct rig *r = *state;
+
+	rig_bring_up(r, VIRTIO_F_VERSION_1);
+	post_one(r, 0, DATA, 16, VIRTQ_DESC_F_WRITE);
+	virtio_pci_kicked(&r->rng.vp.kicks[0]);
+	assert_int_equal(r->intx_level, 1);
+	bar_write(r, STATUS, 0, 1); /* reset, the ISR unread */
+	assert_int_equal(r->intx_level, 0);
+	assert_int_equal(bar_read(r, VIRTIO_PCI_ISR_OFF, 1), 0);
+}
+
 static void rng_request_with_readable_buffer_needs_reset(void **state)
 {
 	struct rig *r = *state;
@@ -531,6 +544,7 @@ int main(void)
 		T(rng_request_is_filled_and_interrupts_through_msix),
 		T(masked_vector_is_held_pending_until_unmasked),
 		T(without_msix_interrupt_is_intx_and_isr_read_clears_it),
+		T(reset_lowers_a_raised_intx_line),
 		T(rng_request_with_readable_buffer_needs_reset),
 		T(buffer_outside_ram_needs_reset_and_touches_nothing),
 		T(ring_outside_ram_fails_queue_enable),
