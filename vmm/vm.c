@@ -49,6 +49,9 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t n)
 		{KVM_CAP_PIT2, "PIT2"},
 		{KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR"},
 		{KVM_CAP_EXT_CPUID, "EXT_CPUID"},
+		{KVM_CAP_IRQFD, "IRQFD"},
+		{KVM_CAP_IOEVENTFD, "IOEVENTFD"},
+		{KVM_CAP_IRQ_ROUTING, "IRQ_ROUTING"},
 	};
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
