@@ -1,0 +1,178 @@
+/*
+ * skiff-net: a tiny TCP load tool for network benchmarks (tools/linux-guest
+ * builds it static into the guest's initramfs; tools/bench-net runs it in
+ * the guest and, built for the host, on the host).
+ *
+ *   skiff-net send HOST PORT MIB    connect to HOST:PORT (an IPv4 address),
+ *                                   write MIB MiB in 64 KiB writes, shut the
+ *                                   write side down, wait for the peer's EOF
+ *   skiff-net recv PORT [MIB]       listen on PORT, print "skiff-net:
+ *                                   listening port=PORT", accept one
+ *                                   connection, read until EOF (or MIB MiB),
+ *                                   close
+ *
+ * Each then prints one line, timed from connect or accept to the end:
+ *
+ *   skiff-net: recv bytes=268435456 usec=812345 mib_s=315.1
+ *
+ * and exits 0, or names the failing call and exits 1 (2 for bad
+ * arguments). Every wait is bounded: connect is retried while refused for
+ * at most 60 s, accept waits at most 60 s, and a read or write that makes
+ * no progress for 60 s fails.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK (64u << 10)
+#define WAIT_S 60
+
+static char buf[CHUNK];
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int fail(const char *what)
+{
+	fprintf(stderr, "skiff-net: %s: %s\n", what, strerror(errno));
+	return 1;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: skiff-net send HOST PORT MIB | skiff-net recv PORT [MIB]\n");
+	return 2;
+}
+
+/* Reads and writes that stall for WAIT_S seconds fail with EAGAIN. */
+static void set_timeouts(int fd)
+{
+	struct timeval tv = {.tv_sec = WAIT_S};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int report(const char *mode, uint64_t bytes, uint64_t start)
+{
+	uint64_t usec = now_us() - start;
+
+	if (usec == 0)
+		usec = 1;
+	printf("skiff-net: %s bytes=%" PRIu64 " usec=%" PRIu64 " mib_s=%.1f\n", mode, bytes, usec,
+	       (double)bytes / 1048576.0 / ((double)usec / 1e6));
+	return 0;
+}
+
+static unsigned long parse(const char *s, unsigned long max)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	return (*s && !*end && v <= max) ? v : 0;
+}
+
+static int do_send(const char *host, unsigned long port, unsigned long mib)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return usage();
+	/* The receiver may not listen yet: retry while refused, up to WAIT_S. */
+	uint64_t give_up = now_us() + WAIT_S * 1000000ull;
+	int fd;
+	for (;;) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			return fail("socket");
+		set_timeouts(fd);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		if (errno != ECONNREFUSED || now_us() > give_up)
+			return fail("connect");
+		close(fd);
+		nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+	}
+	uint64_t start = now_us(), total = (uint64_t)mib << 20, sent = 0;
+	memset(buf, 0x5a, sizeof(buf));
+	while (sent < total) {
+		size_t n = total - sent < CHUNK ? (size_t)(total - sent) : CHUNK;
+		ssize_t done = send(fd, buf, n, MSG_NOSIGNAL);
+		if (done <= 0)
+			return fail("send");
+		sent += (uint64_t)done;
+	}
+	/* Done when the receiver has read everything and closed. */
+	if (shutdown(fd, SHUT_WR) < 0)
+		return fail("shutdown");
+	while (recv(fd, buf, sizeof(buf), 0) > 0)
+		;
+	close(fd);
+	return report("send", sent, start);
+}
+
+static int do_recv(unsigned long port, unsigned long mib)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_ANY)};
+	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0)
+		return fail("socket");
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0)
+		return fail("bind/listen");
+	printf("skiff-net: listening port=%lu\n", port);
+	fflush(stdout);
+	struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+	int ready = poll(&pfd, 1, WAIT_S * 1000);
+	if (ready <= 0) {
+		if (ready == 0)
+			errno = ETIMEDOUT;
+		return fail("accept");
+	}
+	int fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return fail("accept");
+	close(lfd);
+	set_timeouts(fd);
+	uint64_t start = now_us(), limit = mib ? (uint64_t)mib << 20 : UINT64_MAX, got = 0;
+	while (got < limit) {
+		size_t n = limit - got < CHUNK ? (size_t)(limit - got) : CHUNK;
+		ssize_t done = recv(fd, buf, n, 0);
+		if (done < 0)
+			return fail("recv");
+		if (done == 0)
+			break;
+		got += (uint64_t)done;
+	}
+	close(fd);
+	return report("recv", got, start);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "send")) {
+		unsigned long port = parse(argv[3], 65535), mib = parse(argv[4], 1ul << 20);
+		return port && mib ? do_send(argv[2], port, mib) : usage();
+	}
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "recv")) {
+		unsigned long port = parse(argv[2], 65535),
+			      mib = argc == 4 ? parse(argv[3], 1ul << 20) : 0;
+		return port && (argc == 3 || mib) ? do_recv(port, mib) : usage();
+	}
+	return usage();
+}
