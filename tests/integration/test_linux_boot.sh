@@ -11,81 +11,17 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
 # A Linux boot under the emulated CPU of a test host takes 30-60 s; three
-# boots at this bound stay inside kvm-host's 840 s.
+# boots at this bound stay inside the test's kvm-host --timeout.
 LINUX_TIMEOUT=${LINUX_TIMEOUT:-240}
 BASE_CMDLINE='console=ttyS0 reboot=k'
 
-if ! guest=$("$top/tools/linux-guest" --quiet 2>"$TEST_TMP/linux-guest.err"); then
-	not_ok "the Linux guest is prepared (run tools/linux-guest on the machine)"
-	show "$TEST_TMP/linux-guest.err"
-	finish
-	exit
-fi
-eval "$guest"
-echo "# kernel $KERNEL"
-
-# Sleep without starting a process (each start is slow under the emulated CPU).
-exec {NAP_FD}<> <(:)
-nap() {
-	read -r -t "$1" -u "$NAP_FD" _ || true
-}
-
-# start_skiff NAME ARGS...: runs skiff in the background with a FIFO as its
-# stdin (the guest's console input, written with type_line) and its output
-# in $out and $err.
-start_skiff() {
-	local name=$1 fifo=$TEST_TMP/$1.in
-	shift
-	mkfifo "$fifo"
-	out=$TEST_TMP/$name.out
-	err=$TEST_TMP/$name.err
-	timeout "$LINUX_TIMEOUT" "$SKIFF" "$@" <"$fifo" >"$out" 2>"$err" &
-	skiff_pid=$!
-	exec {to_guest}>"$fifo"
-	started=$EPOCHREALTIME
-}
-
-# wait_for PATTERN: true once a line of $out matches (grep -E), false when
-# skiff has exited without one or LINUX_TIMEOUT has passed.
-wait_for() {
-	local i
-	for ((i = 0; i < LINUX_TIMEOUT * 5; i++)); do
-		contains "$out" "$1" && return 0
-		kill -0 "$skiff_pid" 2>/dev/null || break
-		nap 0.2
-	done
-	contains "$out" "$1"
-}
-
-# Typed input is sent only once the guest's shell is up: bytes that reach
-# the UART before Linux opens the port are dropped by its FIFO resets.
-type_line() {
-	printf '%s\n' "$1" >&"$to_guest"
-}
-
-# stop_skiff: closes the console input and waits; sets $status.
-stop_skiff() {
-	exec {to_guest}>&-
-	status=0
-	wait "$skiff_pid" || status=$?
-}
+# shellcheck source=tests/integration/linux_guest.sh
+. "$(dirname "$0")/linux_guest.sh"
 
 elapsed() {
 	local now=${EPOCHREALTIME/[.,]/} start=${started/[.,]/}
 	printf '%d.%d' $(((now - start) / 1000000)) $(((now - start) / 100000 % 10))
-}
-
-# expect_wait WHAT PATTERN: a check that the guest printed PATTERN.
-expect_wait() {
-	if wait_for "$2"; then
-		ok "$1"
-	else
-		not_ok "$1: no line matching '$2'"
-		show "$out"
-		show "$err" 10
-	fi
 }
 
 # --- boots to a shell, with 1 and 2 vCPUs --------------------------------

@@ -23,20 +23,13 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
 # A Linux boot under the emulated CPU of a test host takes 15-60 s.
 LINUX_TIMEOUT=${LINUX_TIMEOUT:-300}
 BASE_CMDLINE='console=ttyS0 reboot=k'
 PATH=$PATH:/usr/sbin:/sbin
 
-if ! guest=$("$top/tools/linux-guest" --quiet 2>"$TEST_TMP/linux-guest.err"); then
-	not_ok "the Linux guest is prepared (run tools/linux-guest on the machine)"
-	show "$TEST_TMP/linux-guest.err"
-	finish
-	exit
-fi
-eval "$guest"
-echo "# kernel $KERNEL"
+# shellcheck source=tests/integration/linux_guest.sh
+. "$(dirname "$0")/linux_guest.sh"
 for tool in debugfs e2fsck ip; do
 	if ! command -v "$tool" >/dev/null; then
 		not_ok "$tool is installed (Debian packages e2fsprogs, iproute2)"
@@ -44,82 +37,6 @@ for tool in debugfs e2fsck ip; do
 		exit
 	fi
 done
-
-# Sleep without starting a process (each start is slow under the emulated CPU).
-exec {NAP_FD}<> <(:)
-nap() {
-	read -r -t "$1" -u "$NAP_FD" _ || true
-}
-
-# start_skiff NAME ARGS...: runs skiff in the background with a FIFO as its
-# stdin (the guest's console input, written with type_line) and its output
-# in $out and $err.
-start_skiff() {
-	local name=$1 fifo=$TEST_TMP/$1.in
-	shift
-	mkfifo "$fifo"
-	out=$TEST_TMP/$name.out
-	err=$TEST_TMP/$name.err
-	timeout "$LINUX_TIMEOUT" "$SKIFF" "$@" <"$fifo" >"$out" 2>"$err" &
-	skiff_pid=$!
-	exec {to_guest}>"$fifo"
-}
-
-# wait_for PATTERN: true once a line of $out matches (grep -E), false when
-# skiff has exited without one or LINUX_TIMEOUT has passed.
-wait_for() {
-	local i
-	for ((i = 0; i < LINUX_TIMEOUT * 5; i++)); do
-		contains "$out" "$1" && return 0
-		kill -0 "$skiff_pid" 2>/dev/null || break
-		nap 0.2
-	done
-	contains "$out" "$1"
-}
-
-# Typed input is sent only once the guest's shell is up: bytes that reach
-# the UART before Linux opens the port are dropped by its FIFO resets.
-type_line() {
-	printf '%s\n' "$1" >&"$to_guest"
-}
-
-# stop_skiff: closes the console input and waits; sets $status.
-stop_skiff() {
-	exec {to_guest}>&-
-	status=0
-	wait "$skiff_pid" || status=$?
-}
-
-# expect_wait WHAT PATTERN: a check that the guest printed PATTERN.
-expect_wait() {
-	if wait_for "$2"; then
-		ok "$1"
-	else
-		not_ok "$1: no line matching '$2'"
-		show "$out"
-		show "$err" 10
-	fi
-}
-
-# run_guest CMD: types a shell command and waits until it has run (its
-# output ends with a line "@done N"; the echo of the typed line starts with
-# the prompt, so it never matches). Guest output lines are matched with ^.
-cmd_no=0
-run_guest() {
-	cmd_no=$((cmd_no + 1))
-	type_line "$1; echo @done $cmd_no"
-	# (Console lines end in CR LF.)
-	wait_for "^@done $cmd_no([^0-9]|\$)" || {
-		not_ok "guest command $cmd_no finishes: $1"
-		show "$out"
-		show "$err" 10
-	}
-}
-
-# value KEY: the rest of the guest's last output line "KEY VALUE...".
-value() {
-	sed -n "s/^$1 //p" "$out" | tr -d '\r' | tail -n 1
-}
 
 TAP=sklx0
 HOST_IP=169.254.101.1

@@ -14,7 +14,6 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
 LINUX_TIMEOUT=${LINUX_TIMEOUT:-300}
 
 # --- The bundled guest writes; only what it sends to the virtio console
@@ -45,54 +44,25 @@ expect_usage_error bad_kind "--console: 'virtio,x' is not one of stdio, file:PAT
 	run --console virtio,x
 
 # --- Debian's kernel: input and output on hvc0.
-if ! guest=$("$top/tools/linux-guest" --quiet 2>"$TEST_TMP/linux-guest.err"); then
-	not_ok "the Linux guest is prepared (run tools/linux-guest on the machine)"
-	show "$TEST_TMP/linux-guest.err"
-	finish
-	exit
-fi
-eval "$guest"
+# shellcheck source=tests/integration/linux_guest.sh
+. "$(dirname "$0")/linux_guest.sh"
 # The kernel logs to the UART (no host end); hvc0 carries the test.
 CMDLINE_BASE='console=ttyS0 reboot=k'
 
-# wait_for PATTERN: until a line of $out matches, skiff exits, or timeout.
-wait_for() {
-	for _ in $(seq 1 "$LINUX_TIMEOUT"); do
-		contains "$out" "$1" && return 0
-		kill -0 "$vmm" 2>/dev/null || break
-		sleep 1
-	done
-	contains "$out" "$1"
-}
-
 # Interactive: raw mode, then a line, then 64 KiB in one go.
-fifo=$TEST_TMP/linux.in
-mkfifo "$fifo"
-out=$TEST_TMP/linux.out
-err=$TEST_TMP/linux.err
 run='exec </dev/hvc0 >/dev/hvc0 2>&1; stty raw -echo; echo vcon-ready; read -r line; echo got:$line; head -c 65536 | md5sum'
-timeout "$LINUX_TIMEOUT" "$SKIFF" run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M \
-	--console virtio --cmdline "$CMDLINE_BASE skiff.run=\"$run\"" <"$fifo" >"$out" 2>"$err" &
-vmm=$!
-exec 3>"$fifo"
-if wait_for '^vcon-ready'; then
-	ok "Linux writes to hvc0"
-else
-	not_ok "Linux writes to hvc0"
-	show "$out"
-	show "$err"
-fi
-printf 'hello from the host\n' >&3
+start_skiff linux run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M \
+	--console virtio --cmdline "$CMDLINE_BASE skiff.run=\"$run\""
+expect_wait "Linux writes to hvc0" '^vcon-ready'
+type_line 'hello from the host'
 wait_for '^got:' || true
 expect_line "Linux reads a line from hvc0" "$out" '^got:hello from the host$'
 head -c 49152 /dev/urandom | base64 -w 0 >"$TEST_TMP/data"
-cat "$TEST_TMP/data" >&3
+cat "$TEST_TMP/data" >&"$to_guest"
 want=$(md5sum <"$TEST_TMP/data" | cut -d' ' -f1)
 wait_for "^[0-9a-f]{32} " || true
 expect_line "64 KiB piped in arrive intact" "$out" "^$want  -"
-exec 3>&-
-status=0
-wait "$vmm" || status=$?
+stop_skiff
 expect_status "Linux on a virtio console stops" 0
 
 finish
