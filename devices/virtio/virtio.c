@@ -65,12 +65,14 @@ void virtio_device_error(struct virtio_device *vdev, const char *why)
 		vdev->transport->interrupt(vdev, vdev->config_vector, true);
 }
 
-/* FEATURES_OK sticks only when the driver took VERSION_1 and nothing we
- * did not offer; the driver reads the status back to find out. */
+/* FEATURES_OK sticks only when the driver took VERSION_1, nothing we did
+ * not offer, and a set the device can work with; the driver reads the
+ * status back to find out. */
 static bool virtio_features_acceptable(const struct virtio_device *vdev)
 {
 	return (vdev->driver_features & ~vdev->host_features) == 0 &&
-	       (vdev->driver_features & VIRTIO_F_VERSION_1);
+	       (vdev->driver_features & VIRTIO_F_VERSION_1) &&
+	       (!vdev->ops->features_ok || vdev->ops->features_ok(vdev));
 }
 
 static void virtio_device_go_live(struct virtio_device *vdev)

@@ -39,6 +39,10 @@ struct virtio_device_ops {
 	uint16_t queue_max_size;
 	uint64_t features; /* device-specific; the transport adds its own */
 	size_t config_size;
+	/* Whether the driver's features hang together by the device's own
+	 * rules (one feature requiring another); false refuses FEATURES_OK.
+	 * Optional. */
+	bool (*features_ok)(const struct virtio_device *vdev);
 	/* Device config space; off+len lies inside config_size. */
 	void (*read_config)(struct virtio_device *vdev, unsigned off, uint8_t *data, unsigned len);
 	void (*write_config)(struct virtio_device *vdev, unsigned off, const uint8_t *data,

@@ -1,5 +1,6 @@
 #include "devices/virtio/virtio_net.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -9,18 +10,17 @@
 #include <unistd.h>
 
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
-#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
-#define VIRTIO_NET_HDR_GSO_NONE 0
+#define TUN_OFFLOADS_FOR_GUEST (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
 
-/* What goes to the tap in front of every transmitted frame. We offer no
- * offloads, so the only header a driver may send is all zeros; sending our
- * own instead of the guest's keeps guest bytes out of the host kernel's
- * offload parsing. */
-static const uint8_t net_plain_hdr[VIRTIO_NET_HDR_BYTES];
+static bool net_has(const struct virtio_net *net, uint64_t feature)
+{
+	return virtio_has_feature(&net->vp.vdev, feature);
+}
 
 /* Appends bufs to iov, leaving out their first `skip` bytes; returns the
  * number of iovecs added (at most nr). */
-static unsigned net_iov_from(struct iovec *iov, struct virtq_buf *bufs, unsigned nr, uint64_t skip)
+static unsigned net_iov_from(struct iovec *iov, const struct virtq_buf *bufs, unsigned nr,
+			     uint64_t skip)
 {
 	unsigned added = 0;
 
@@ -35,21 +35,22 @@ static unsigned net_iov_from(struct iovec *iov, struct virtq_buf *bufs, unsigned
 	return added;
 }
 
-/* Writes the header the guest gets with every frame (no offloads, one
- * buffer) into the first bytes of the chain's writable buffers, which the
- * caller checked hold at least a header. */
-static void net_put_rx_hdr(struct virtq_chain *chain)
+/* Copies len bytes between host memory and the start of guest buffers
+ * (to_guest: host to guest); returns the bytes copied. */
+static size_t net_bufs_copy(const struct virtq_buf *bufs, unsigned nr, void *host, size_t len,
+			    bool to_guest)
 {
-	uint8_t hdr[VIRTIO_NET_HDR_BYTES] = {0};
-	struct virtq_buf *in = virtq_chain_in(chain);
 	size_t done = 0;
 
-	hdr[VIRTIO_NET_HDR_NUM_BUFFERS] = 1;
-	for (unsigned i = 0; i < chain->nr_in && done < sizeof(hdr); i++) {
-		size_t n = in[i].len < sizeof(hdr) - done ? in[i].len : sizeof(hdr) - done;
-		memcpy(in[i].hva, hdr + done, n);
+	for (unsigned i = 0; i < nr && done < len; i++) {
+		size_t n = bufs[i].len < len - done ? bufs[i].len : len - done;
+		if (to_guest)
+			memcpy(bufs[i].hva, (uint8_t *)host + done, n);
+		else
+			memcpy((uint8_t *)host + done, bufs[i].hva, n);
 		done += n;
 	}
+	return done;
 }
 
 /* A read or write error on the tap: not the guest's doing, so the device
@@ -63,51 +64,178 @@ static int net_tap_failed(struct virtio_net *net, const char *op, int err)
 	return -1;
 }
 
-/* Makes sure a receive chain is held: 1, 0 when the guest made none
- * available, -1 when the queue broke. */
-static int net_rx_hold(struct virtio_net *net)
+/* The tap's header for a received frame, made into one the driver agreed
+ * to take: false when the frame needs an offload it did not negotiate
+ * (queued in the tap before a reset turned the offloads off). */
+static bool net_rx_hdr_ok(const struct virtio_net *net, struct virtio_net_hdr *hdr)
+{
+	uint8_t gso = hdr->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (!net_has(net, VIRTIO_NET_F_GUEST_CSUM)) {
+		if (hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+			return false;
+		hdr->flags = 0;
+	}
+	hdr->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+	if (!(hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		hdr->csum_start = hdr->csum_offset = 0;
+	if ((hdr->gso_type & VIRTIO_NET_HDR_GSO_ECN) && !net_has(net, VIRTIO_NET_F_GUEST_ECN))
+		return false;
+	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
+		hdr->gso_type = VIRTIO_NET_HDR_GSO_NONE;
+		hdr->hdr_len = hdr->gso_size = 0;
+		return true;
+	}
+	return (gso == VIRTIO_NET_HDR_GSO_TCPV4 && net_has(net, VIRTIO_NET_F_GUEST_TSO4)) ||
+	       (gso == VIRTIO_NET_HDR_GSO_TCPV6 && net_has(net, VIRTIO_NET_F_GUEST_TSO6));
+}
+
+/* Bytes of receive buffers worth holding before reading a frame: the
+ * largest frame the tap may hand over with the negotiated offloads. */
+static uint64_t net_rx_frame_need(const struct virtio_net *net)
+{
+	bool gso = net_has(net, VIRTIO_NET_F_GUEST_TSO4) || net_has(net, VIRTIO_NET_F_GUEST_TSO6);
+
+	return VIRTIO_NET_HDR_BYTES + (gso ? VIRTIO_NET_MAX_FRAME : VIRTIO_NET_MTU_FRAME);
+}
+
+static void net_rx_forget(struct virtio_net_rx *rx)
+{
+	rx->first = rx->end = rx->bufs_end = 0;
+	rx->bytes = 0;
+	rx->partial_len = 0;
+}
+
+/* Whether one more chain of any length fits the held ones; moves them to
+ * the front of their arrays when that makes room. */
+static bool net_rx_room(struct virtio_net_rx *rx)
+{
+	unsigned nr = rx->end - rx->first, buf0 = nr ? rx->chains[rx->first].first_buf : 0;
+
+	if (rx->end < VIRTIO_NET_RX_MAX_CHAINS &&
+	    rx->bufs_end + VIRTQ_MAX_CHAIN_BUFS <= VIRTIO_NET_RX_MAX_BUFS)
+		return true;
+	memmove(rx->chains, rx->chains + rx->first, nr * sizeof(rx->chains[0]));
+	memmove(rx->bufs, rx->bufs + buf0, (rx->bufs_end - buf0) * sizeof(rx->bufs[0]));
+	for (unsigned i = 0; i < nr; i++)
+		rx->chains[i].first_buf -= buf0;
+	rx->first = 0;
+	rx->end = nr;
+	rx->bufs_end -= buf0;
+	return rx->end < VIRTIO_NET_RX_MAX_CHAINS &&
+	       rx->bufs_end + VIRTQ_MAX_CHAIN_BUFS <= VIRTIO_NET_RX_MAX_BUFS;
+}
+
+/* Pops one more receive chain onto the held ones (the caller made room):
+ * 1, 0 when the driver has none available, -1 when the queue broke. */
+static int net_rx_hold_one(struct virtio_net *net)
 {
 	struct virtio_device *vdev = &net->vp.vdev;
 	struct virtq *vq = &vdev->vqs[VIRTIO_NET_RX_QUEUE];
-	int rc;
+	struct virtio_net_rx *rx = &net->rx;
+	struct virtq_chain *popped = &rx->popped;
+	int rc = virtq_pop(vq, popped);
 
-	if (net->rx_held)
-		return 1;
-	rc = virtq_pop(vq, &net->rx_chain);
 	if (rc < 0)
 		virtio_device_error(vdev, vq->error);
 	if (rc <= 0)
 		return rc;
-	if (net->rx_chain.nr_out || net->rx_chain.in_bytes < VIRTIO_NET_HDR_BYTES) {
+	if (popped->nr_out || popped->in_bytes < VIRTIO_NET_HDR_BYTES) {
 		virtio_device_error(vdev, "receive buffer not device-writable or smaller than the "
 					  "virtio-net header");
 		return -1;
 	}
-	net->rx_held = true;
+	rx->chains[rx->end++] = (struct virtio_net_rx_chain){.head = popped->head,
+							     .nr_bufs = (uint16_t)popped->nr_in,
+							     .first_buf = rx->bufs_end,
+							     .bytes = popped->in_bytes};
+	memcpy(rx->bufs + rx->bufs_end, virtq_chain_in(popped),
+	       popped->nr_in * sizeof(rx->bufs[0]));
+	rx->bufs_end += popped->nr_in;
+	rx->bytes += popped->in_bytes;
 	return 1;
 }
 
-/* What the tap put in front of a frame: anything but a plain, fully
- * checksummed frame is beyond a guest that took no offloads. */
-static bool net_rx_hdr_plain(const uint8_t *hdr)
+/* Holds receive chains for the next frame: one without MRG_RXBUF; with
+ * it, enough for the largest frame, or all the driver has. -1: broken. */
+static int net_rx_top_up(struct virtio_net *net)
 {
-	return !(hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) && hdr[1] == VIRTIO_NET_HDR_GSO_NONE;
+	struct virtio_net_rx *rx = &net->rx;
+	bool mergeable = net_has(net, VIRTIO_NET_F_MRG_RXBUF);
+	uint64_t need = net_rx_frame_need(net);
+	int rc = 1;
+
+	while (rc == 1 && (rx->first == rx->end || (mergeable && rx->bytes < need)) &&
+	       net_rx_room(rx))
+		rc = net_rx_hold_one(net);
+	return rc < 0 ? -1 : 0;
 }
 
-/* Reads one frame into the held chain: 1 delivered, 2 dropped or
- * interrupted (the chain stays held), 0 the tap has nothing, -1 the tap
- * failed. */
+/* Gives the driver a frame of `len` bytes (header included) that fills
+ * the held chains from the oldest on. The used index moves once for all
+ * of them: a driver must never see part of a merged frame. */
+static void net_rx_deliver(struct virtio_net *net, struct virtio_net_hdr *hdr, uint64_t len)
+{
+	struct virtio_net_rx *rx = &net->rx;
+	struct virtq_used_elem used[VIRTIO_NET_RX_MAX_CHAINS];
+	struct virtio_net_rx_chain *first = &rx->chains[rx->first];
+	uint64_t left = len;
+	unsigned nr = 0;
+
+	for (; left; nr++) {
+		const struct virtio_net_rx_chain *c = &rx->chains[rx->first + nr];
+		uint64_t n = c->bytes < left ? c->bytes : left;
+		used[nr] = (struct virtq_used_elem){c->head, (uint32_t)n};
+		left -= n;
+		rx->bytes -= c->bytes;
+	}
+	hdr->num_buffers = htole16((uint16_t)nr);
+	net_bufs_copy(rx->bufs + first->first_buf, first->nr_bufs, hdr, sizeof(*hdr), true);
+	virtq_push_many(&net->vp.vdev.vqs[VIRTIO_NET_RX_QUEUE], used, nr);
+	rx->first += nr;
+	if (rx->first == rx->end)
+		rx->first = rx->end = rx->bufs_end = 0;
+	net->stats.rx_frames++;
+	net->stats.rx_bytes += len - VIRTIO_NET_HDR_BYTES;
+}
+
+/* After a frame longer than the held chains: keeps it to finish in the
+ * buffers the driver posts next (MRG_RXBUF), or drops it. */
+static void net_rx_keep_partial(struct virtio_net *net, struct virtio_net_hdr *hdr, uint64_t len,
+				uint64_t room)
+{
+	struct virtio_net_rx *rx = &net->rx;
+
+	/* A full spill may hide a longer frame: never deliver a cut one. */
+	if (!net_has(net, VIRTIO_NET_F_MRG_RXBUF) || len - room >= sizeof(net->spill)) {
+		net->stats.rx_dropped++;
+		return;
+	}
+	rx->partial_len = (uint32_t)len;
+	rx->partial_hdr = *hdr;
+	rx->spill_done = 0;
+	rx->spill_len = (uint32_t)(len - room);
+}
+
+/* Reads one frame into the held chains (all with MRG_RXBUF, the oldest
+ * without): 1 delivered, 2 dropped, kept partial or interrupted (the
+ * chains stay held), 0 the tap has nothing, -1 the tap failed. */
 static int net_rx_frame(struct virtio_net *net)
 {
-	struct virtq_chain *chain = &net->rx_chain;
-	uint8_t hdr[VIRTIO_NET_HDR_BYTES];
-	unsigned nr = 0;
+	struct virtio_net_rx *rx = &net->rx;
+	unsigned last = net_has(net, VIRTIO_NET_F_MRG_RXBUF) ? rx->end : rx->first + 1, nr = 0;
+	struct virtio_net_hdr hdr;
+	uint64_t room = 0;
 
 	/* Header to us, frame straight into the guest's buffers, and any
 	 * excess into the spill, so a frame too large shows its size. */
-	net->iov[nr++] = (struct iovec){hdr, sizeof(hdr)};
-	nr += net_iov_from(net->iov + nr, virtq_chain_in(chain), chain->nr_in,
-			   VIRTIO_NET_HDR_BYTES);
+	net->iov[nr++] = (struct iovec){&hdr, sizeof(hdr)};
+	for (unsigned i = rx->first; i < last; i++) {
+		const struct virtio_net_rx_chain *c = &rx->chains[i];
+		nr += net_iov_from(net->iov + nr, rx->bufs + c->first_buf, c->nr_bufs,
+				   i == rx->first ? VIRTIO_NET_HDR_BYTES : 0);
+		room += c->bytes;
+	}
 	net->iov[nr++] = (struct iovec){net->spill, sizeof(net->spill)};
 	ssize_t n = readv(net->tap_fd, net->iov, (int)nr);
 	if (n < 0 && errno == EAGAIN)
@@ -116,17 +244,56 @@ static int net_rx_frame(struct virtio_net *net)
 		return 2;
 	if (n <= 0)
 		return net_tap_failed(net, "read", n < 0 ? errno : 0);
-	if ((uint64_t)n > chain->in_bytes || n < VIRTIO_NET_HDR_BYTES + VIRTIO_NET_MIN_FRAME ||
-	    !net_rx_hdr_plain(hdr)) {
+	if (n < VIRTIO_NET_HDR_BYTES + VIRTIO_NET_MIN_FRAME || !net_rx_hdr_ok(net, &hdr)) {
 		net->stats.rx_dropped++;
 		return 2;
 	}
-	net_put_rx_hdr(chain);
-	virtq_push(&net->vp.vdev.vqs[VIRTIO_NET_RX_QUEUE], chain->head, (uint32_t)n);
-	net->rx_held = false;
-	net->stats.rx_frames++;
-	net->stats.rx_bytes += (uint64_t)n - VIRTIO_NET_HDR_BYTES;
+	if ((uint64_t)n > room) {
+		net_rx_keep_partial(net, &hdr, (uint64_t)n, room);
+		return 2;
+	}
+	net_rx_deliver(net, &hdr, (uint64_t)n);
 	return 1;
+}
+
+/* Copies the rest of a partial frame from the spill into chains the
+ * driver posted since, then delivers it: 1 delivered, 2 dropped (no room
+ * for more chains), 0 still waiting for buffers, -1 broken. */
+static int net_rx_finish_partial(struct virtio_net *net)
+{
+	struct virtio_net_rx *rx = &net->rx;
+
+	while (rx->spill_done < rx->spill_len) {
+		if (!net_rx_room(rx)) {
+			rx->partial_len = 0;
+			net->stats.rx_dropped++;
+			return 2;
+		}
+		int rc = net_rx_hold_one(net);
+		if (rc <= 0)
+			return rc;
+		const struct virtio_net_rx_chain *c = &rx->chains[rx->end - 1];
+		uint64_t left = rx->spill_len - rx->spill_done;
+		rx->spill_done += (uint32_t)net_bufs_copy(rx->bufs + c->first_buf, c->nr_bufs,
+							  net->spill + rx->spill_done,
+							  c->bytes < left ? c->bytes : left, true);
+	}
+	net_rx_deliver(net, &rx->partial_hdr, rx->partial_len);
+	rx->partial_len = 0;
+	return 1;
+}
+
+/* One step of receive: 1 a frame delivered, 2 one dropped or waiting,
+ * 0 nothing more to do now (no frame, or no buffers), -1 broken. */
+static int net_rx_step(struct virtio_net *net)
+{
+	if (net->rx.partial_len)
+		return net_rx_finish_partial(net);
+	if (net_rx_top_up(net) < 0)
+		return -1;
+	if (net->rx.first == net->rx.end)
+		return 0;
+	return net_rx_frame(net);
 }
 
 /* Moves frames from the tap into receive chains until the tap is empty or
@@ -141,9 +308,7 @@ static void net_rx_pump(struct virtio_device *vdev)
 
 	while (more && budget && !net->tap_failed) {
 		budget--;
-		int rc = net_rx_hold(net);
-		if (rc == 1)
-			rc = net_rx_frame(net);
+		int rc = net_rx_step(net);
 		delivered |= rc == 1;
 		more = rc >= 1;
 	}
@@ -152,6 +317,35 @@ static void net_rx_pump(struct virtio_device *vdev)
 	/* Out of budget, not of frames: come back after the other devices. */
 	if (more && !budget && vdev->transport->kick)
 		vdev->transport->kick(vdev, VIRTIO_NET_RX_QUEUE);
+}
+
+/* Every rule a transmit header must keep (virtio 1.x 5.1.6.2), checked on
+ * our copy of it, which is what the tap gets: NULL, or what is wrong. */
+static const char *net_tx_hdr_check(const struct virtio_net *net, struct virtio_net_hdr *hdr,
+				    uint64_t frame)
+{
+	uint8_t gso = hdr->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+	bool csum = hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM;
+
+	/* The device ignores flags it does not know; num_buffers is ours. */
+	hdr->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	hdr->num_buffers = 0;
+	if (csum && !net_has(net, VIRTIO_NET_F_CSUM))
+		return "transmit header asks for a checksum but VIRTIO_NET_F_CSUM was not "
+		       "negotiated";
+	if (csum && (uint64_t)le16toh(hdr->csum_start) + le16toh(hdr->csum_offset) + 2 > frame)
+		return "transmit checksum lies beyond the end of the frame";
+	if ((hdr->gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
+	    (gso == VIRTIO_NET_HDR_GSO_NONE || !net_has(net, VIRTIO_NET_F_HOST_ECN)))
+		return "transmit header sets the ECN bit without HOST_ECN and segmentation";
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return NULL;
+	if (!(gso == VIRTIO_NET_HDR_GSO_TCPV4 && net_has(net, VIRTIO_NET_F_HOST_TSO4)) &&
+	    !(gso == VIRTIO_NET_HDR_GSO_TCPV6 && net_has(net, VIRTIO_NET_F_HOST_TSO6)))
+		return "transmit header asks for a segmentation offload that was not negotiated";
+	if (!csum || !hdr->gso_size)
+		return "transmit header asks for segmentation without NEEDS_CSUM or gso_size";
+	return NULL;
 }
 
 static ssize_t net_tap_write(struct virtio_net *net, unsigned nr)
@@ -163,12 +357,16 @@ static ssize_t net_tap_write(struct virtio_net *net, unsigned nr)
 	return n;
 }
 
-/* One transmit chain: header and frame, device-readable only. A frame the
- * tap refuses (full, link down) is dropped, as a wire would. */
+/* One transmit chain: header and frame, device-readable only. The tap gets
+ * our checked copy of the header, never the guest's memory. A frame the
+ * tap refuses (full, link down, bad offload) is dropped, as a wire
+ * would. */
 static int64_t net_tx(struct virtio_device *vdev, struct virtq_chain *chain)
 {
 	struct virtio_net *net = vdev->backend;
 	uint64_t frame = chain->out_bytes - VIRTIO_NET_HDR_BYTES;
+	struct virtio_net_hdr hdr;
+	const char *bad;
 	unsigned nr = 0;
 
 	if (chain->nr_in || chain->out_bytes < VIRTIO_NET_HDR_BYTES) {
@@ -177,10 +375,16 @@ static int64_t net_tx(struct virtio_device *vdev, struct virtq_chain *chain)
 		return -1;
 	}
 	if (frame > VIRTIO_NET_MAX_FRAME) {
-		virtio_device_error(vdev, "transmit frame larger than 64 KiB");
+		virtio_device_error(vdev, "transmit frame larger than 64 KiB and its headers");
 		return -1;
 	}
-	net->iov[nr++] = (struct iovec){(void *)net_plain_hdr, VIRTIO_NET_HDR_BYTES};
+	net_bufs_copy(virtq_chain_out(chain), chain->nr_out, &hdr, sizeof(hdr), false);
+	bad = net_tx_hdr_check(net, &hdr, frame);
+	if (bad) {
+		virtio_device_error(vdev, bad);
+		return -1;
+	}
+	net->iov[nr++] = (struct iovec){&hdr, sizeof(hdr)};
 	nr += net_iov_from(net->iov + nr, virtq_chain_out(chain), chain->nr_out,
 			   VIRTIO_NET_HDR_BYTES);
 	if (frame < VIRTIO_NET_MIN_FRAME || net->tap_failed || net_tap_write(net, nr) < 0) {
@@ -200,21 +404,68 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 		virtio_queue_drain(vdev, q, net_tx);
 }
 
-/* Once the driver is live, frames that queued up before are wanted: the
- * I/O thread fetches them as if the driver had kicked. */
+/* The offloads the tap applies to frames for the guest: what the driver
+ * negotiated, in TUNSETOFFLOAD's terms. */
+static unsigned net_tun_offloads(const struct virtio_net *net)
+{
+	unsigned flags = 0;
+
+	if (!net_has(net, VIRTIO_NET_F_GUEST_CSUM))
+		return 0;
+	flags |= TUN_F_CSUM;
+	if (net_has(net, VIRTIO_NET_F_GUEST_TSO4))
+		flags |= TUN_F_TSO4;
+	if (net_has(net, VIRTIO_NET_F_GUEST_TSO6))
+		flags |= TUN_F_TSO6;
+	if (net_has(net, VIRTIO_NET_F_GUEST_ECN))
+		flags |= TUN_F_TSO_ECN;
+	return flags;
+}
+
+static int net_tap_set_offloads(struct virtio_net *net, unsigned flags)
+{
+	if (!net->is_tap || ioctl(net->tap_fd, TUNSETOFFLOAD, flags) == 0)
+		return 0;
+	fprintf(stderr, "skiff: virtio-net: tap '%s': TUNSETOFFLOAD 0x%x: %s\n", net->ifname, flags,
+		strerror(errno));
+	return -1;
+}
+
+/* Once the driver is live the tap hands over frames as it negotiated,
+ * and frames that queued up before are wanted: the I/O thread fetches
+ * them as if the driver had kicked. */
 static int net_activate(struct virtio_device *vdev)
 {
+	struct virtio_net *net = vdev->backend;
+
+	if (net_tap_set_offloads(net, net_tun_offloads(net)) < 0)
+		return -1;
 	if (vdev->transport->kick)
 		vdev->transport->kick(vdev, VIRTIO_NET_RX_QUEUE);
 	return 0;
 }
 
-/* A held chain belongs to the queue being reset. */
+/* Held chains belong to the queue being reset; the next driver may take
+ * no offloads. */
 static void net_reset(struct virtio_device *vdev)
 {
 	struct virtio_net *net = vdev->backend;
 
-	net->rx_held = false;
+	net_rx_forget(&net->rx);
+	net_tap_set_offloads(net, 0);
+}
+
+/* The feature dependencies of virtio 1.x 5.1.3.1: segmentation needs the
+ * checksum offload of its direction, ECN needs segmentation. */
+static bool net_features_ok(const struct virtio_device *vdev)
+{
+	uint64_t f = vdev->driver_features;
+	bool guest_tso = f & (VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6);
+	bool host_tso = f & (VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6);
+
+	return (!guest_tso || (f & VIRTIO_NET_F_GUEST_CSUM)) &&
+	       (!(f & VIRTIO_NET_F_GUEST_ECN) || guest_tso) &&
+	       (!host_tso || (f & VIRTIO_NET_F_CSUM)) && (!(f & VIRTIO_NET_F_HOST_ECN) || host_tso);
 }
 
 static void net_read_config(struct virtio_device *vdev, unsigned off, uint8_t *data, unsigned len)
@@ -230,8 +481,10 @@ const struct virtio_device_ops virtio_net_ops = {
 	.pci_class = PCI_CLASS_NETWORK_ETHERNET,
 	.num_queues = 2,
 	.queue_max_size = VIRTIO_NET_QUEUE_SIZE,
-	.features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS,
+	.features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF |
+		    VIRTIO_NET_GUEST_OFFLOADS | VIRTIO_NET_HOST_OFFLOADS,
 	.config_size = sizeof(struct virtio_net_config),
+	.features_ok = net_features_ok,
 	.read_config = net_read_config,
 	.activate = net_activate,
 	.reset = net_reset,
@@ -294,10 +547,13 @@ int virtio_net_open_tap(struct virtio_net *net, const char *ifname,
 	memcpy(ifr.ifr_name, ifname, len + 1);
 	if (ioctl(net->tap_fd, TUNSETIFF, &ifr) < 0)
 		return net_setiff_fail(net, err, n, ifname, errno);
-	/* Headers pass through at the guest's size; no offloads either way,
-	 * so the kernel hands us only whole, checksummed frames. */
 	if (ioctl(net->tap_fd, TUNSETVNETHDRSZ, &hdr_size) < 0)
 		return net_open_fail(net, err, n, ifname, "TUNSETVNETHDRSZ", errno);
+	/* Whether this kernel's tap can hand the guest offloaded frames;
+	 * until a driver asks for them, it hands over only whole, checksummed
+	 * ones. */
+	net->is_tap = true;
+	net->tap_offloads = ioctl(net->tap_fd, TUNSETOFFLOAD, TUN_OFFLOADS_FOR_GUEST) == 0;
 	if (ioctl(net->tap_fd, TUNSETOFFLOAD, 0) < 0)
 		return net_open_fail(net, err, n, ifname, "TUNSETOFFLOAD", errno);
 	return 0;
@@ -307,6 +563,8 @@ int virtio_net_init(struct virtio_net *net, const struct guest_mem *mem, struct 
 		    struct irq_line intx)
 {
 	virtio_device_init(&net->vp.vdev, &virtio_net_ops, net, mem);
+	if (net->is_tap && !net->tap_offloads)
+		net->vp.vdev.host_features &= ~VIRTIO_NET_GUEST_OFFLOADS;
 	return virtio_pci_init(&net->vp, msi, intx);
 }
 

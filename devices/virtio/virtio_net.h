@@ -12,22 +12,70 @@
 
 #include "devices/virtio/virtio_pci.h"
 
+#define VIRTIO_NET_F_CSUM (1ULL << 0)	    /* we take partial checksums */
+#define VIRTIO_NET_F_GUEST_CSUM (1ULL << 1) /* the guest takes them */
 #define VIRTIO_NET_F_MAC (1ULL << 5)
+#define VIRTIO_NET_F_GUEST_TSO4 (1ULL << 7)
+#define VIRTIO_NET_F_GUEST_TSO6 (1ULL << 8)
+#define VIRTIO_NET_F_GUEST_ECN (1ULL << 9)
+#define VIRTIO_NET_F_HOST_TSO4 (1ULL << 11)
+#define VIRTIO_NET_F_HOST_TSO6 (1ULL << 12)
+#define VIRTIO_NET_F_HOST_ECN (1ULL << 13)
+#define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
 #define VIRTIO_NET_F_STATUS (1ULL << 16)
 #define VIRTIO_NET_S_LINK_UP 1
+
+/* What the tap has to do for the guest: hand it partial checksums and
+ * unsegmented TCP (TUNSETOFFLOAD). */
+#define VIRTIO_NET_GUEST_OFFLOADS                                                                  \
+	(VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6 |             \
+	 VIRTIO_NET_F_GUEST_ECN)
+/* What the host kernel does for the guest on transmit; a tap with a
+ * virtio-net header always accepts these. */
+#define VIRTIO_NET_HOST_OFFLOADS                                                                   \
+	(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 |                     \
+	 VIRTIO_NET_F_HOST_ECN)
 
 #define VIRTIO_NET_RX_QUEUE 0
 #define VIRTIO_NET_TX_QUEUE 1
 #define VIRTIO_NET_QUEUE_SIZE 256
 #define VIRTIO_NET_MAC_BYTES 6
-/* struct virtio_net_hdr_v1: flags, gso_type, hdr_len, gso_size,
- * csum_start, csum_offset, num_buffers. VERSION_1 always has num_buffers. */
+
+/* In front of every frame both ways (virtio 1.x 5.1.6, VERSION_1 layout:
+ * num_buffers is always there). Little-endian. */
+struct virtio_net_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+} __attribute__((packed));
+
 #define VIRTIO_NET_HDR_BYTES 12
 #define VIRTIO_NET_HDR_NUM_BUFFERS 10 /* offset of num_buffers */
-/* Largest frame (without the header) either way: bounds the work and the
- * host buffers a guest or the tap can ask for. */
-#define VIRTIO_NET_MAX_FRAME (64u << 10)
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+#define VIRTIO_NET_HDR_GSO_ECN 0x80
+
+/* Largest frame (without the header) either way: a 64 KiB TCP segment
+ * offload plus Ethernet and VLAN headers. Bounds the work and the host
+ * buffers a guest or the tap can ask for. */
+#define VIRTIO_NET_MAX_FRAME ((64u << 10) + 18)
+/* Largest frame without segmentation offloads: a 1500-byte MTU plus
+ * Ethernet and VLAN headers. */
+#define VIRTIO_NET_MTU_FRAME 1518
 #define VIRTIO_NET_MIN_FRAME 14 /* an Ethernet header */
+
+/* Receive chains held at once, and their buffers. Enough chains for a
+ * whole offloaded frame in Linux's smallest mergeable buffers (1.5 KiB);
+ * room for two chains of the most buffers a chain may have. */
+#define VIRTIO_NET_RX_MAX_CHAINS 64
+#define VIRTIO_NET_RX_MAX_BUFS (2 * VIRTQ_MAX_CHAIN_BUFS)
 
 struct virtio_net_config {
 	uint8_t mac[VIRTIO_NET_MAC_BYTES];
@@ -39,30 +87,62 @@ struct virtio_net_stats {
 	uint64_t tx_frames, tx_bytes, tx_dropped;
 };
 
+/* One receive chain popped ahead of the frame that will fill it: its
+ * device-writable buffers are bufs[first_buf, first_buf + nr_bufs) of
+ * struct virtio_net_rx. */
+struct virtio_net_rx_chain {
+	uint16_t head;
+	uint16_t nr_bufs;
+	unsigned first_buf;
+	uint64_t bytes;
+};
+
+/* Receive state: the chains held, oldest first (chains[first, end)), and a
+ * frame that did not fit them, waiting for more. Dropped on reset. */
+struct virtio_net_rx {
+	unsigned first, end;
+	unsigned bufs_end;
+	uint64_t bytes; /* of the held chains */
+	struct virtio_net_rx_chain chains[VIRTIO_NET_RX_MAX_CHAINS];
+	struct virtq_buf bufs[VIRTIO_NET_RX_MAX_BUFS];
+
+	/* A frame read with more bytes than the held chains had (MRG_RXBUF,
+	 * the driver short of buffers): the chains it filled stay held, its
+	 * tail waits in spill[spill_done, spill_len). 0: none. */
+	uint32_t partial_len; /* header and frame */
+	uint32_t partial_chains;
+	uint32_t spill_done, spill_len;
+	struct virtio_net_hdr partial_hdr;
+
+	struct virtq_chain popped; /* scratch for virtq_pop */
+};
+
 struct virtio_net {
 	struct virtio_pci vp;
 	int tap_fd;
+	bool is_tap;	   /* a real tap, not a test's socket */
+	bool tap_offloads; /* the tap takes TUNSETOFFLOAD for the guest offloads */
 	char ifname[IFNAMSIZ];
 	bool tap_failed; /* the tap reported an error: it is no longer read */
 	struct virtio_net_config config;
 	struct virtio_net_stats stats;
+	struct virtio_net_rx rx;
 
-	/* A receive chain popped ahead of its frame: the next frame from the
-	 * tap goes there. Dropped on reset. */
-	bool rx_held;
-	struct virtq_chain rx_chain;
-	/* The header and frame as the tap sees them; a chain has at most
-	 * VIRTQ_MAX_CHAIN_BUFS buffers, plus our header and the spill. */
-	struct iovec iov[VIRTQ_MAX_CHAIN_BUFS + 2];
+	/* The header and frame as the tap sees them: our header, the held
+	 * chains' buffers, and the spill. */
+	struct iovec iov[VIRTIO_NET_RX_MAX_BUFS + 2];
 	/* Where a received frame too large for the guest's buffers spills, so
-	 * its real length is known and it can be dropped whole. */
+	 * its real length is known: dropped whole, or (MRG_RXBUF) copied on
+	 * into the next buffers the driver posts. */
 	uint8_t spill[VIRTIO_NET_MAX_FRAME];
 };
 
 extern const struct virtio_device_ops virtio_net_ops;
 
 /* Attaches to (or creates) tap ifname with IFF_TAP | IFF_NO_PI |
- * IFF_VNET_HDR, a 12-byte header and no offloads, non-blocking. Returns 0,
+ * IFF_VNET_HDR and a 12-byte header, non-blocking. The tap's offloads
+ * follow what the driver negotiates; a tap that refuses them means the
+ * guest is not offered them. Returns 0,
  * or -1 with a message naming the tap and the problem in err. */
 int virtio_net_open_tap(struct virtio_net *net, const char *ifname,
 			const uint8_t mac[VIRTIO_NET_MAC_BYTES], char *err, size_t err_size);

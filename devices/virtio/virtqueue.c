@@ -225,19 +225,28 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 	return 1;
 }
 
-int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+int virtq_push_many(struct virtq *vq, const struct virtq_used_elem *elems, unsigned nr)
 {
-	if (!vq->ready || vq->error || head >= vq->size)
+	if (!vq->ready || vq->error || nr > vq->size)
 		return -1;
-
-	struct virtq_used_elem *elem = &vq->used->ring[vq->used_idx & (vq->size - 1)];
-
-	__atomic_store_n(&elem->id, htole32(head), __ATOMIC_RELAXED);
-	__atomic_store_n(&elem->len, htole32(written), __ATOMIC_RELAXED);
-	vq->used_idx++;
-	/* Release: the element is visible before the index that covers it. */
+	for (unsigned i = 0; i < nr; i++)
+		if (elems[i].id >= vq->size)
+			return -1;
+	for (unsigned i = 0; i < nr; i++) {
+		struct virtq_used_elem *elem = &vq->used->ring[(vq->used_idx + i) & (vq->size - 1)];
+		__atomic_store_n(&elem->id, htole32(elems[i].id), __ATOMIC_RELAXED);
+		__atomic_store_n(&elem->len, htole32(elems[i].len), __ATOMIC_RELAXED);
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + nr);
+	/* Release: the elements are visible before the index that covers
+	 * them. */
 	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
 	return 0;
+}
+
+int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+{
+	return virtq_push_many(vq, &(struct virtq_used_elem){head, written}, 1);
 }
 
 bool virtq_needs_interrupt(struct virtq *vq)

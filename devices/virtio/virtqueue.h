@@ -139,6 +139,12 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
  * is not ready, is broken, or head >= size. */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
 
+/* virtq_push for nr chains (id = head, len = written each) that the driver
+ * must see together, such as one frame over several receive buffers: the
+ * used index moves once, past all of them. 0, or -1 (no effect) as
+ * virtq_push, or when an id is out of range or nr exceeds the size. */
+int virtq_push_many(struct virtq *vq, const struct virtq_used_elem *elems, unsigned nr);
+
 /* After one or more pushes: whether the driver wants an interrupt for them.
  * Honours VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX. False
  * when nothing was pushed since the last call or the queue is broken. */

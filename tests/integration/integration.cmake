@@ -2,7 +2,8 @@
 # (directly where /dev/kvm exists, inside a test host otherwise).
 set(SKIFF_KVM_HOST ${CMAKE_SOURCE_DIR}/tools/kvm-host)
 set(SKIFF_IT_DIR ${CMAKE_SOURCE_DIR}/tests/integration)
-set(SKIFF_IT_ENV "SKIFF=${CMAKE_BINARY_DIR}/skiff;GUEST_ELF=${SKIFF_GUEST_ELF}")
+set(SKIFF_IT_ENV
+  "SKIFF=${CMAKE_BINARY_DIR}/skiff;SKIFF_NET=${CMAKE_BINARY_DIR}/skiff-net;GUEST_ELF=${SKIFF_GUEST_ELF}")
 
 # skiff_integration_test(NAME SCRIPT [KVM_HOST_ARGS...])
 # ctest's limit is above kvm-host's own (boot <= 180 s, the command 780 s,

@@ -105,20 +105,52 @@ static void rig_setup_queue(struct rig *r, unsigned q)
 	virtio_device_enable_queue(vdev, q);
 }
 
-/* The driver's start-up: features, both queues, DRIVER_OK. */
-static void rig_driver_ok(struct rig *r)
+/* The driver's start-up with `features` on top of VERSION_1, MAC and
+ * STATUS: features, both queues, DRIVER_OK. */
+static void rig_driver_ok_with(struct rig *r, uint64_t features)
 {
 	struct virtio_device *vdev = &r->net.vp.vdev;
 
 	pthread_mutex_lock(&vdev->lock);
 	virtio_device_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	vdev->driver_features = VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS;
+	vdev->driver_features =
+		VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | features;
 	virtio_device_set_status(vdev, 0x0b);
+	assert_true(vdev->status & VIRTIO_STATUS_FEATURES_OK);
 	rig_setup_queue(r, RX);
 	rig_setup_queue(r, TX);
 	virtio_device_set_status(vdev, 0x0f);
 	pthread_mutex_unlock(&vdev->lock);
 	assert_true(vdev->vqs[RX].ready && vdev->vqs[TX].ready);
+}
+
+static void rig_driver_ok(struct rig *r)
+{
+	rig_driver_ok_with(r, 0);
+}
+
+/* A device reset and a new driver with fresh rings. */
+static void rig_restart(struct rig *r, uint64_t features)
+{
+	struct virtio_device *vdev = &r->net.vp.vdev;
+
+	pthread_mutex_lock(&vdev->lock);
+	virtio_device_set_status(vdev, 0);
+	pthread_mutex_unlock(&vdev->lock);
+	memset(ram(r, 0x10000), 0, 0x8000);
+	memset(r->avail_idx, 0, sizeof(r->avail_idx));
+	memset(r->next_desc, 0, sizeof(r->next_desc));
+	rig_driver_ok_with(r, features);
+}
+
+static unsigned held_chains(struct rig *r)
+{
+	struct virtio_device *vdev = &r->net.vp.vdev;
+
+	pthread_mutex_lock(&vdev->lock);
+	unsigned n = r->net.rx.end - r->net.rx.first;
+	pthread_mutex_unlock(&vdev->lock);
+	return n;
 }
 
 static int rig_setup(void **state)
@@ -218,18 +250,23 @@ static bool wait_broken(struct rig *r)
 	return r->net.vp.vdev.status & VIRTIO_STATUS_NEEDS_RESET;
 }
 
-/* The host network sends a frame of len bytes (pattern `fill`) behind a
- * header whose first byte is flags, as the tap would give it to us. */
-static void host_send(struct rig *r, uint8_t flags, size_t len, uint8_t fill)
+/* The host network sends a frame of len bytes (pattern `fill`) behind
+ * hdr, as the tap would give it to us. */
+static void host_send_hdr(struct rig *r, const struct virtio_net_hdr *hdr, size_t len, uint8_t fill)
 {
-	uint8_t buf[HDR + 70000];
+	static uint8_t buf[HDR + 70000];
 
 	assert_true(len <= 70000);
-	memset(buf, 0, HDR);
-	buf[0] = flags;
-	buf[HDR - 2] = 0x77; /* num_buffers: the tap leaves it alone */
+	memcpy(buf, hdr, HDR);
 	memset(buf + HDR, fill, len);
 	assert_int_equal(send(r->peer, buf, HDR + len, 0), (ssize_t)(HDR + len));
+}
+
+/* The same behind a header with only flags set. */
+static void host_send(struct rig *r, uint8_t flags, size_t len, uint8_t fill)
+{
+	/* num_buffers: the tap leaves it alone, the device sets it */
+	host_send_hdr(r, &(struct virtio_net_hdr){.flags = flags, .num_buffers = 0x77}, len, fill);
 }
 
 /* One datagram from the device to the host network, or -1 within 2 s. */
@@ -250,13 +287,14 @@ static void post_rx_buffers(struct rig *r, unsigned first, unsigned count, uint3
 		add_chain(r, RX, &(struct seg){RXBUF + 0x1000ULL * i, len, true}, 1);
 }
 
-static void transmit_sends_our_zero_header_and_the_frame(void **state)
+static void transmit_sends_a_clean_header_and_the_frame(void **state)
 {
 	struct rig *r = *state;
 	uint8_t got[256];
 
 	rig_driver_ok(r);
-	memset(ram(r, TXBUF), 0xff, HDR); /* a header asking for offloads */
+	/* Flags the device does not know, and num_buffers, are not passed on. */
+	memcpy(ram(r, TXBUF), &(struct virtio_net_hdr){.flags = 0xfe, .num_buffers = 3}, HDR);
 	memset(ram(r, TXBUF + HDR), 'a', 40);
 	memset(ram(r, TXBUF + 0x1000), 'b', 60);
 	const struct seg segs[] = {{TXBUF, HDR + 40, false}, {TXBUF + 0x1000, 60, false}};
@@ -502,13 +540,13 @@ static void reset_forgets_the_held_receive_chain(void **state)
 	rig_driver_ok(r);
 	post_rx_buffers(r, 0, 1, 2048);
 	kick(r, RX);
-	for (int i = 0; i < 5000 && !r->net.rx_held; i++)
+	for (int i = 0; i < 5000 && !held_chains(r); i++)
 		sleep_ms(1);
-	assert_true(r->net.rx_held);
+	assert_int_equal(held_chains(r), 1);
 	pthread_mutex_lock(&vdev->lock);
 	virtio_device_set_status(vdev, 0);
 	pthread_mutex_unlock(&vdev->lock);
-	assert_false(r->net.rx_held);
+	assert_int_equal(held_chains(r), 0);
 
 	/* A new driver with fresh rings gets frames in its own buffers. */
 	memset(ram(r, 0x10000), 0, 0x8000);
@@ -521,6 +559,237 @@ static void reset_forgets_the_held_receive_chain(void **state)
 	assert_true(wait_used(r, RX, 1));
 	assert_int_equal(used_elem(r, RX, 0).id, 0);
 	assert_int_equal(*ram(r, RXBUF + 0x5000 + HDR), 'N');
+}
+
+#define TCP_OFFLOADS                                                                               \
+	(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 |                     \
+	 VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6)
+
+/* A TCPv4 segmentation request as Linux sends it: MSS 1448, checksum at
+ * offset 16 of the TCP header after 14 + 20 bytes of Ethernet and IP. */
+static const struct virtio_net_hdr tso4_hdr = {
+	.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+	.hdr_len = 66,
+	.gso_size = 1448,
+	.csum_start = 34,
+	.csum_offset = 16,
+};
+
+static void transmit_hands_a_negotiated_offload_to_the_tap(void **state)
+{
+	struct rig *r = *state;
+	static uint8_t got[HDR + 20000];
+	struct virtio_net_hdr sent = tso4_hdr, want = tso4_hdr;
+
+	rig_driver_ok_with(r, TCP_OFFLOADS);
+	sent.flags |= VIRTIO_NET_HDR_F_DATA_VALID; /* not a transmit flag: ignored */
+	sent.num_buffers = 9;
+	memcpy(ram(r, TXBUF), &sent, HDR);
+	memset(ram(r, BIGBUF), 'T', 20000);
+	const struct seg segs[] = {{TXBUF, HDR, false}, {BIGBUF, 20000, false}};
+	add_chain(r, TX, segs, 2);
+	kick(r, TX);
+	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 20000);
+	assert_memory_equal(got, &want, HDR);
+	assert_memory_equal(got + HDR, ram(r, BIGBUF), 20000);
+	assert_true(wait_used(r, TX, 1));
+	assert_false(virtio_device_broken(&r->net.vp.vdev));
+}
+
+static void transmit_header_breaking_the_negotiation_needs_reset(void **state)
+{
+	static const struct {
+		uint64_t features;
+		struct virtio_net_hdr hdr;
+		const char *what;
+	} bad[] = {
+		{0,
+		 {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34, .csum_offset = 6},
+		 "checksum without CSUM"},
+		{VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4,
+		 {.flags = 1, .gso_type = VIRTIO_NET_HDR_GSO_TCPV6, .gso_size = 1400},
+		 "TCPv6 segmentation without HOST_TSO6"},
+		{VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4,
+		 {.flags = 1,
+		  .gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN,
+		  .gso_size = 1400},
+		 "ECN without HOST_ECN"},
+		{TCP_OFFLOADS,
+		 {.flags = 1, .gso_type = 3 /* UDP */, .gso_size = 1400},
+		 "UDP fragmentation offload"},
+		{TCP_OFFLOADS,
+		 {.gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 1400},
+		 "segmentation without NEEDS_CSUM"},
+		{TCP_OFFLOADS,
+		 {.flags = 1, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4},
+		 "segmentation with gso_size 0"},
+		{TCP_OFFLOADS,
+		 {.flags = 1, .csum_start = 90, .csum_offset = 9},
+		 "checksum beyond the frame"},
+	};
+	struct rig *r = *state;
+	uint8_t got[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rig_restart(r, bad[i].features);
+		memcpy(ram(r, TXBUF), &bad[i].hdr, HDR);
+		memset(ram(r, TXBUF + HDR), 'X', 100);
+		add_chain(r, TX, &(struct seg){TXBUF, HDR + 100, false}, 1);
+		kick(r, TX);
+		if (!wait_broken(r))
+			fail_msg("a transmit header with %s was accepted", bad[i].what);
+		assert_int_equal(used_idx(r, TX), 0);
+		assert_int_equal(recv(r->peer, got, sizeof(got), MSG_DONTWAIT), -1);
+	}
+}
+
+static void receive_passes_a_negotiated_offload_to_the_guest(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_net_hdr from_tap = tso4_hdr, want = tso4_hdr;
+
+	rig_driver_ok_with(r, TCP_OFFLOADS);
+	from_tap.num_buffers = 0x77;
+	want.num_buffers = 1;
+	add_chain(r, RX, &(struct seg){BIGBUF, HDR + 30000, true}, 1);
+	kick(r, RX);
+	host_send_hdr(r, &from_tap, 30000, 'G');
+	assert_true(wait_used(r, RX, 1));
+	assert_int_equal(used_elem(r, RX, 0).len, HDR + 30000);
+	assert_memory_equal(ram(r, BIGBUF), &want, HDR);
+	assert_int_equal(*ram(r, BIGBUF + HDR + 29999), 'G');
+}
+
+static void receive_drops_an_offload_the_guest_did_not_take(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_net_hdr tso6 = tso4_hdr;
+
+	tso6.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	rig_driver_ok_with(r, VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4);
+	post_rx_buffers(r, 0, 1, 4096);
+	kick(r, RX);
+	host_send_hdr(r, &tso6, 2000, 'S');
+	host_send(r, VIRTIO_NET_HDR_F_NEEDS_CSUM, 100, 'P'); /* GUEST_CSUM: fine */
+	assert_true(wait_used(r, RX, 1));
+	assert_int_equal(*ram(r, RXBUF + HDR), 'P');
+	assert_int_equal(*ram(r, RXBUF), VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(r->net.stats.rx_dropped, 1);
+}
+
+/* The frame the host sent, put together again from the used receive
+ * buffers of queue RX from used entry `first` on (MRG_RXBUF). */
+static size_t merged_frame(struct rig *r, uint16_t first, uint8_t *out, uint16_t *nr_bufs)
+{
+	struct virtq_used_elem e = used_elem(r, RX, first);
+	const uint8_t *buf = ram(r, RXBUF + 0x1000ULL * e.id);
+	uint16_t nr;
+	size_t len = e.len - HDR;
+
+	memcpy(&nr, buf + VIRTIO_NET_HDR_NUM_BUFFERS, 2);
+	memcpy(out, buf + HDR, len);
+	for (uint16_t i = 1; i < nr; i++) {
+		e = used_elem(r, RX, (uint16_t)(first + i));
+		memcpy(out + len, ram(r, RXBUF + 0x1000ULL * e.id), e.len);
+		len += e.len;
+	}
+	*nr_bufs = nr;
+	return len;
+}
+
+static void send_pattern(struct rig *r, size_t len)
+{
+	static uint8_t frame[HDR + 8000];
+
+	memset(frame, 0, HDR);
+	for (size_t i = 0; i < len; i++)
+		frame[HDR + i] = (uint8_t)(i * 7 + i / 251);
+	assert_int_equal(send(r->peer, frame, HDR + len, 0), (ssize_t)(HDR + len));
+}
+
+static void check_pattern(const uint8_t *got, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (got[i] != (uint8_t)(i * 7 + i / 251))
+			fail_msg("byte %zu of the merged frame is wrong", i);
+}
+
+static void mergeable_frame_spans_buffers_and_says_how_many(void **state)
+{
+	struct rig *r = *state;
+	uint8_t got[8000];
+	uint16_t nr;
+
+	rig_driver_ok_with(r, VIRTIO_NET_F_MRG_RXBUF);
+	post_rx_buffers(r, 0, 8, 1500);
+	kick(r, RX);
+	send_pattern(r, 5000); /* 12 + 5000 bytes: 1500 + 1500 + 1500 + 512 */
+	send_pattern(r, 100);
+	assert_true(wait_used(r, RX, 5));
+	assert_int_equal(merged_frame(r, 0, got, &nr), 5000);
+	assert_int_equal(nr, 4);
+	check_pattern(got, 5000);
+	assert_int_equal(used_elem(r, RX, 3).len, 512);
+	assert_int_equal(merged_frame(r, 4, got, &nr), 100);
+	assert_int_equal(nr, 1);
+	assert_int_equal(used_elem(r, RX, 4).id, 4); /* buffers used in order */
+	check_pattern(got, 100);
+	assert_int_equal(r->net.stats.rx_frames, 2);
+}
+
+static void mergeable_frame_waits_for_buffers_then_completes(void **state)
+{
+	struct rig *r = *state;
+	uint8_t got[8000];
+	uint16_t nr;
+
+	rig_driver_ok_with(r, VIRTIO_NET_F_MRG_RXBUF);
+	post_rx_buffers(r, 0, 2, 1500);
+	kick(r, RX);
+	send_pattern(r, 5000);
+	sleep_ms(100);
+	assert_int_equal(used_idx(r, RX), 0); /* never part of a frame */
+	post_rx_buffers(r, 2, 1, 1500);
+	kick(r, RX);
+	sleep_ms(50);
+	assert_int_equal(used_idx(r, RX), 0);
+	post_rx_buffers(r, 3, 2, 1500);
+	kick(r, RX);
+	assert_true(wait_used(r, RX, 4));
+	assert_int_equal(merged_frame(r, 0, got, &nr), 5000);
+	assert_int_equal(nr, 4);
+	check_pattern(got, 5000);
+	assert_int_equal(r->net.stats.rx_dropped, 0);
+	send_pattern(r, 60); /* the fifth buffer, still held, takes the next */
+	assert_true(wait_used(r, RX, 5));
+	assert_int_equal(used_elem(r, RX, 4).id, 4);
+}
+
+static void offload_features_need_their_checksum_features(void **state)
+{
+	static const uint64_t bad[] = {
+		VIRTIO_NET_F_GUEST_TSO4,
+		VIRTIO_NET_F_GUEST_TSO6,
+		VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_ECN,
+		VIRTIO_NET_F_HOST_TSO4,
+		VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_GUEST_CSUM,
+		VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_ECN,
+	};
+	struct rig *r = *state;
+	struct virtio_device *vdev = &r->net.vp.vdev;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pthread_mutex_lock(&vdev->lock);
+		virtio_device_set_status(vdev, 0);
+		virtio_device_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+		vdev->driver_features = VIRTIO_F_VERSION_1 | bad[i];
+		virtio_device_set_status(vdev, 0x0b);
+		bool accepted = vdev->status & VIRTIO_STATUS_FEATURES_OK;
+		pthread_mutex_unlock(&vdev->lock);
+		if (accepted)
+			fail_msg("features 0x%llx accepted", (unsigned long long)bad[i]);
+	}
 }
 
 static void config_space_holds_the_mac_and_link_up(void **state)
@@ -637,7 +906,7 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, rig_setup, rig_teardown)
 	const struct CMUnitTest tests[] = {
-		T(transmit_sends_our_zero_header_and_the_frame),
+		T(transmit_sends_a_clean_header_and_the_frame),
 		T(receive_fills_the_buffer_with_a_plain_header_and_the_frame),
 		T(frames_wait_in_the_tap_until_the_guest_posts_buffers),
 		T(receive_resumes_when_buffers_come_back),
@@ -654,6 +923,13 @@ int main(void)
 		T(closed_tap_stops_receive_but_not_the_device),
 		T(reset_forgets_the_held_receive_chain),
 		T(config_space_holds_the_mac_and_link_up),
+		T(transmit_hands_a_negotiated_offload_to_the_tap),
+		T(transmit_header_breaking_the_negotiation_needs_reset),
+		T(receive_passes_a_negotiated_offload_to_the_guest),
+		T(receive_drops_an_offload_the_guest_did_not_take),
+		T(mergeable_frame_spans_buffers_and_says_how_many),
+		T(mergeable_frame_waits_for_buffers_then_completes),
+		T(offload_features_need_their_checksum_features),
 		cmocka_unit_test(tap_name_too_long_is_named_in_the_error),
 		cmocka_unit_test(net_option_takes_a_tap_and_a_default_mac_per_index),
 		cmocka_unit_test(bad_net_options_are_errors_naming_the_problem),

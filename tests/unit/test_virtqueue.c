@@ -679,6 +679,33 @@ static void push_writes_used_element_and_publishes_idx(void **state)
 	drv_teardown(&d);
 }
 
+/* One frame over several receive buffers: the driver sees all of them
+ * or none, so the index moves once; a bad id anywhere changes nothing. */
+static void push_many_publishes_all_elements_with_one_index_move(void **state)
+{
+	struct drv d;
+	struct virtq_chain c;
+
+	drv_setup_at(&d, 4, 0, 65534);
+	for (uint16_t k = 0; k < 3; k++) {
+		drv_add(&d, k, (struct seg[]){{d.data + k * 8, 8, true}}, 1);
+		assert_int_equal(drv_pop(&d, &c), 1);
+	}
+	drv_snapshot(&d);
+	assert_int_equal(
+		virtq_push_many(&d.vq, (struct virtq_used_elem[]){{0, 8}, {1, 8}, {4, 2}}, 3), -1);
+	drv_assert_untouched(&d);
+	assert_int_equal(
+		virtq_push_many(&d.vq, (struct virtq_used_elem[]){{0, 8}, {1, 8}, {2, 2}}, 3), 0);
+	assert_int_equal(used_idx(&d), 1); /* 65534 + 3, wrapped */
+	for (uint16_t k = 0; k < 3; k++) {
+		assert_int_equal(used_elem(&d, (uint16_t)(65534 + k)).id, k);
+		assert_int_equal(used_elem(&d, (uint16_t)(65534 + k)).len, k == 2 ? 2 : 8);
+	}
+	assert_int_equal(virtq_push_many(&d.vq, NULL, 5), -1); /* more than the size */
+	drv_teardown(&d);
+}
+
 /* The 16-bit indices wrap: start just below 65535 and go round. */
 static void indices_wrap_around_65535(void **state)
 {
@@ -1304,6 +1331,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(size_zero_is_refused),
+		cmocka_unit_test(push_many_publishes_all_elements_with_one_index_move),
 		cmocka_unit_test(size_not_power_of_two_is_refused),
 		cmocka_unit_test(size_larger_than_32768_is_refused),
 		cmocka_unit_test(sizes_1_and_32768_are_accepted),

@@ -3,13 +3,17 @@
  * builds it static into the guest's initramfs; tools/bench-net runs it in
  * the guest and, built for the host, on the host).
  *
- *   skiff-net send HOST PORT MIB    connect to HOST:PORT (an IPv4 address),
- *                                   write MIB MiB in 64 KiB writes, shut the
- *                                   write side down, wait for the peer's EOF
- *   skiff-net recv PORT [MIB]       listen on PORT, print "skiff-net:
- *                                   listening port=PORT", accept one
- *                                   connection, read until EOF (or MIB MiB),
- *                                   close
+ *   skiff-net send [--check] HOST PORT MIB
+ *       connect to HOST:PORT (an IPv4 address), write MIB MiB in 64 KiB
+ *       writes, shut the write side down, wait for the peer's EOF
+ *   skiff-net recv [--check] PORT [MIB]
+ *       listen on PORT, print "skiff-net: listening port=PORT", accept one
+ *       connection, read until EOF (or MIB MiB), close
+ *
+ * With --check the sender writes a pattern in which every byte depends on
+ * its offset in the stream, and the receiver checks each byte it reads: a
+ * lost, repeated, reordered or corrupted byte ends it with "skiff-net:
+ * data differs at byte N" and exit 1. Both ends must say --check.
  *
  * Each then prints one line, timed from connect or accept to the end:
  *
@@ -20,12 +24,15 @@
  * at most 60 s, accept waits at most 60 s, and a read or write that makes
  * no progress for 60 s fails.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +61,8 @@ static int fail(const char *what)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: skiff-net send HOST PORT MIB | skiff-net recv PORT [MIB]\n");
+	fprintf(stderr, "usage: skiff-net send [--check] HOST PORT MIB | "
+			"skiff-net recv [--check] PORT [MIB]\n");
 	return 2;
 }
 
@@ -65,6 +73,29 @@ static void set_timeouts(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* The --check pattern: a byte of the stream from its offset, with no short
+ * period, so a segment lost or repeated anywhere shows. */
+static uint8_t pattern_byte(uint64_t off)
+{
+	return (uint8_t)((off * 0x9e3779b97f4a7c15ull) >> 56);
+}
+
+static void pattern_fill(uint8_t *dst, size_t len, uint64_t off)
+{
+	for (size_t i = 0; i < len; i++)
+		dst[i] = pattern_byte(off + i);
+}
+
+/* The first byte of src that is not the pattern at off, or len. */
+static size_t pattern_check(const uint8_t *src, size_t len, uint64_t off)
+{
+	size_t i = 0;
+
+	while (i < len && src[i] == pattern_byte(off + i))
+		i++;
+	return i;
 }
 
 static int report(const char *mode, uint64_t bytes, uint64_t start)
@@ -86,7 +117,7 @@ static unsigned long parse(const char *s, unsigned long max)
 	return (*s && !*end && v <= max) ? v : 0;
 }
 
-static int do_send(const char *host, unsigned long port, unsigned long mib)
+static int do_send(const char *host, unsigned long port, unsigned long mib, bool check)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
@@ -110,6 +141,8 @@ static int do_send(const char *host, unsigned long port, unsigned long mib)
 	memset(buf, 0x5a, sizeof(buf));
 	while (sent < total) {
 		size_t n = total - sent < CHUNK ? (size_t)(total - sent) : CHUNK;
+		if (check)
+			pattern_fill((uint8_t *)buf, n, sent);
 		ssize_t done = send(fd, buf, n, MSG_NOSIGNAL);
 		if (done <= 0)
 			return fail("send");
@@ -124,7 +157,7 @@ static int do_send(const char *host, unsigned long port, unsigned long mib)
 	return report("send", sent, start);
 }
 
-static int do_recv(unsigned long port, unsigned long mib)
+static int do_recv(unsigned long port, unsigned long mib, bool check)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons((uint16_t)port),
@@ -157,6 +190,13 @@ static int do_recv(unsigned long port, unsigned long mib)
 			return fail("recv");
 		if (done == 0)
 			break;
+		size_t good =
+			check ? pattern_check((uint8_t *)buf, (size_t)done, got) : (size_t)done;
+		if (good < (size_t)done) {
+			fprintf(stderr, "skiff-net: data differs at byte %" PRIu64 "\n",
+				got + good);
+			return 1;
+		}
 		got += (uint64_t)done;
 	}
 	close(fd);
@@ -165,14 +205,20 @@ static int do_recv(unsigned long port, unsigned long mib)
 
 int main(int argc, char **argv)
 {
-	if (argc == 5 && !strcmp(argv[1], "send")) {
-		unsigned long port = parse(argv[3], 65535), mib = parse(argv[4], 1ul << 20);
-		return port && mib ? do_send(argv[2], port, mib) : usage();
+	const char *mode = argc > 1 ? argv[1] : "";
+	bool check = argc > 2 && !strcmp(argv[2], "--check");
+
+	/* From here on argv[0 .. argc) are the mode's own arguments. */
+	argc = argc < 2 ? 0 : argc - 2 - check;
+	argv += 2 + check;
+	if (argc == 3 && !strcmp(mode, "send")) {
+		unsigned long port = parse(argv[1], 65535), mib = parse(argv[2], 1ul << 20);
+		return port && mib ? do_send(argv[0], port, mib, check) : usage();
 	}
-	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "recv")) {
-		unsigned long port = parse(argv[2], 65535),
-			      mib = argc == 4 ? parse(argv[3], 1ul << 20) : 0;
-		return port && (argc == 3 || mib) ? do_recv(port, mib) : usage();
+	if ((argc == 1 || argc == 2) && !strcmp(mode, "recv")) {
+		unsigned long port = parse(argv[0], 65535),
+			      mib = argc == 2 ? parse(argv[1], 1ul << 20) : 0;
+		return port && (argc == 1 || mib) ? do_recv(port, mib, check) : usage();
 	}
 	return usage();
 }
