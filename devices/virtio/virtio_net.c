@@ -110,7 +110,8 @@ static void net_rx_forget(struct virtio_net_rx *rx)
  * the front of their arrays when that makes room. */
 static bool net_rx_room(struct virtio_net_rx *rx)
 {
-	unsigned nr = rx->end - rx->first, buf0 = nr ? rx->chains[rx->first].first_buf : 0;
+	unsigned nr = rx->end - rx->first,
+		 buf0 = nr ? rx->chains[rx->first].first_buf : rx->bufs_end;
 
 	if (rx->end < VIRTIO_NET_RX_MAX_CHAINS &&
 	    rx->bufs_end + VIRTQ_MAX_CHAIN_BUFS <= VIRTIO_NET_RX_MAX_BUFS)
@@ -182,7 +183,7 @@ static void net_rx_deliver(struct virtio_net *net, struct virtio_net_hdr *hdr, u
 	uint64_t left = len;
 	unsigned nr = 0;
 
-	for (; left; nr++) {
+	for (; left && nr < rx->end - rx->first; nr++) {
 		const struct virtio_net_rx_chain *c = &rx->chains[rx->first + nr];
 		uint64_t n = c->bytes < left ? c->bytes : left;
 		used[nr] = (struct virtq_used_elem){c->head, (uint32_t)n};

@@ -47,9 +47,13 @@ wait_for() {
 }
 
 # Typed input is sent only once the guest's shell is up: bytes that reach
-# the UART before Linux opens the port are dropped by its FIFO resets.
+# the UART before Linux opens the port are dropped by its FIFO resets. Once
+# skiff has exited nothing is typed (the FIFO has no reader), so the checks
+# after a failed one still run and say so.
+trap '' PIPE
 type_line() {
-	printf '%s\n' "$1" >&"$to_guest"
+	kill -0 "$skiff_pid" 2>/dev/null || return 1
+	printf '%s\n' "$1" >&"$to_guest" 2>/dev/null
 }
 
 # stop_skiff: closes the console input and waits; sets $status.
