@@ -40,6 +40,10 @@ int guest_mem_init(struct guest_mem *mem, uint64_t ram_size)
 		close(fd);
 		return err;
 	}
+	/* Huge pages where the host allows them for shared memory
+	 * (transparent_hugepage/shmem_enabled "advise"): one nested page
+	 * fault per 2 MiB the guest touches instead of 512. A hint only. */
+	madvise(map, ram_size, MADV_HUGEPAGE);
 	mem->memfd = fd;
 	mem->ram_size = ram_size;
 	mem->mapping = map;

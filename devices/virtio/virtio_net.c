@@ -305,16 +305,18 @@ static void net_rx_pump(struct virtio_device *vdev)
 {
 	struct virtio_net *net = vdev->backend;
 	unsigned budget = 2u * vdev->vqs[VIRTIO_NET_RX_QUEUE].size;
-	bool delivered = false, more = true;
+	bool more = true;
 
 	while (more && budget && !net->tap_failed) {
 		budget--;
 		int rc = net_rx_step(net);
-		delivered |= rc == 1;
+		/* At once, not after the burst: the guest works on this frame
+		 * while we read the next. A driver busy polling has said it
+		 * wants no interrupt (used_event), so this costs a check. */
+		if (rc == 1)
+			virtio_queue_notify_driver(vdev, VIRTIO_NET_RX_QUEUE);
 		more = rc >= 1;
 	}
-	if (delivered)
-		virtio_queue_notify_driver(vdev, VIRTIO_NET_RX_QUEUE);
 	/* Out of budget, not of frames: come back after the other devices. */
 	if (more && !budget && vdev->transport->kick)
 		vdev->transport->kick(vdev, VIRTIO_NET_RX_QUEUE);
