@@ -72,6 +72,24 @@ static uint16_t alloc_desc(struct virtq *vq)
 	return d;
 }
 
+/* Makes the chain at head available: its bookkeeping, the ring entry, and
+ * the index that publishes both. */
+static void virtq_publish(struct virtq *vq, uint16_t head, void *token, uint16_t descs,
+			  uint32_t writable)
+{
+	vq->tokens[head] = token;
+	vq->chain[head] = descs;
+	vq->writable[head] = writable;
+	vq->avail->ring[vq->avail_idx & (vq->size - 1)] = head;
+	/* The entry and the descriptors before the index that publishes them
+	 * (x86 keeps stores in order; the compiler must too). */
+	barrier();
+	vq->avail_idx++;
+	vq->avail->idx = vq->avail_idx;
+	vq->in_flight++;
+	vq->added++;
+}
+
 bool virtq_add(struct virtq *vq, const struct virtq_buf *bufs, unsigned n, void *token)
 {
 	bool indirect = vq->max_indirect && n > 1 && n <= vq->max_indirect;
@@ -113,18 +131,7 @@ bool virtq_add(struct virtq *vq, const struct virtq_buf *bufs, unsigned n, void 
 			/* .next already links to the following free entry. */
 		}
 	}
-	vq->tokens[head] = token;
-	vq->chain[head] = (uint16_t)needed;
-	vq->writable[head] = writable;
-
-	vq->avail->ring[vq->avail_idx & (vq->size - 1)] = head;
-	/* The entry and the descriptors before the index that publishes them
-	 * (x86 keeps stores in order; the compiler must too). */
-	barrier();
-	vq->avail_idx++;
-	vq->avail->idx = vq->avail_idx;
-	vq->in_flight++;
-	vq->added++;
+	virtq_publish(vq, head, token, (uint16_t)needed, writable);
 	return true;
 }
 
@@ -139,15 +146,7 @@ bool virtq_add_malformed(struct virtq *vq)
 	vq->desc[head].len = sizeof(bait);
 	vq->desc[head].flags = VIRTQ_DESC_F_NEXT;
 	vq->desc[head].next = vq->size;
-	vq->tokens[head] = bait;
-	vq->chain[head] = 1;
-	vq->writable[head] = 0;
-	vq->avail->ring[vq->avail_idx & (vq->size - 1)] = head;
-	barrier();
-	vq->avail_idx++;
-	vq->avail->idx = vq->avail_idx;
-	vq->in_flight++;
-	vq->added++;
+	virtq_publish(vq, head, bait, 1, 0);
 	return true;
 }
 
