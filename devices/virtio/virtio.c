@@ -30,11 +30,12 @@ bool virtio_has_feature(const struct virtio_device *vdev, uint64_t feature)
 	return (vdev->driver_features & feature) == feature;
 }
 
-void virtio_device_reset(struct virtio_device *vdev)
+/* Everything a reset clears but the status: the device takes no more
+ * chains, and completions of the ones in flight are dropped. */
+static void virtio_device_stop(struct virtio_device *vdev)
 {
 	if (vdev->ops->reset && vdev->status)
 		vdev->ops->reset(vdev);
-	vdev->status = 0;
 	vdev->generation++;
 	vdev->driver_features = 0;
 	vdev->error_logged = false;
@@ -45,6 +46,27 @@ void virtio_device_reset(struct virtio_device *vdev)
 		vdev->vqs[q].size = vdev->ops->queue_max_size;
 		vdev->queue_vector[q] = VIRTIO_NO_VECTOR;
 	}
+}
+
+/* Virtio 1.x 2.4 and 4.1.4.3: the driver reads the status until it is 0
+ * before it starts over and reuses the memory it gave the device. A chain
+ * in flight may still have the host kernel writing into its buffers (a
+ * readv), so the status reads 0 only once the last one completed
+ * (virtio_queue_complete); the vCPU thread never waits for that. */
+void virtio_device_reset(struct virtio_device *vdev)
+{
+	if (vdev->resetting)
+		return;
+	virtio_device_stop(vdev);
+	if (vdev->in_flight)
+		vdev->resetting = true;
+	else
+		vdev->status = 0;
+}
+
+bool virtio_device_resetting(const struct virtio_device *vdev)
+{
+	return vdev->resetting;
 }
 
 bool virtio_device_broken(const struct virtio_device *vdev)
@@ -94,6 +116,9 @@ void virtio_device_set_status(struct virtio_device *vdev, uint8_t status)
 		virtio_device_reset(vdev);
 		return;
 	}
+	/* No starting over before the reset is done (4.1.4.3.2). */
+	if (vdev->resetting)
+		return;
 	if ((status & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
 	    !virtio_features_acceptable(vdev))
 		status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
@@ -142,8 +167,10 @@ static int virtio_queue_drain_some(struct virtio_device *vdev, struct virtq *vq,
 	while (*budget && (rc = virtq_pop(vq, &chain)) == 1) {
 		(*budget)--;
 		int64_t written = fn(vdev, &chain);
-		if (written == VIRTIO_CHAIN_PENDING)
+		if (written == VIRTIO_CHAIN_PENDING) {
+			vdev->in_flight++;
 			continue;
+		}
 		if (written < 0) {
 			virtio_device_error(vdev, "malformed request");
 			return -1;
@@ -185,12 +212,27 @@ void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn 
 		vdev->transport->kick(vdev, q);
 }
 
+/* One chain in flight fewer; the last one completes a waiting reset. */
+static void virtio_chain_landed(struct virtio_device *vdev)
+{
+	if (vdev->in_flight)
+		vdev->in_flight--;
+	if (vdev->resetting && vdev->in_flight == 0) {
+		vdev->resetting = false;
+		vdev->status = 0;
+	}
+}
+
 void virtio_queue_complete(struct virtio_device *vdev, unsigned q, uint32_t generation,
-			   uint16_t head, uint32_t written)
+			   uint16_t head, uint32_t written, virtio_result_fn result, void *ctx)
 {
 	pthread_mutex_lock(&vdev->lock);
-	if (generation == vdev->generation && q < vdev->ops->num_queues &&
-	    virtq_push(&vdev->vqs[q], head, written) == 0)
-		virtio_queue_notify_driver(vdev, q);
+	if (generation == vdev->generation && q < vdev->ops->num_queues) {
+		if (result)
+			result(ctx);
+		if (virtq_push(&vdev->vqs[q], head, written) == 0)
+			virtio_queue_notify_driver(vdev, q);
+	}
+	virtio_chain_landed(vdev);
 	pthread_mutex_unlock(&vdev->lock);
 }

@@ -74,6 +74,13 @@ struct virtio_device {
 	uint16_t config_vector;
 	bool error_logged;
 	uint32_t generation; /* counts resets */
+	/* Chains handed to asynchronous work (VIRTIO_CHAIN_PENDING) and not
+	 * yet given back with virtio_queue_complete(). */
+	unsigned in_flight;
+	/* The driver wrote 0 to the status while chains were in flight: the
+	 * device is stopped, but the status keeps its old, non-zero value
+	 * until the last of them completed (see virtio_device_reset). */
+	bool resetting;
 
 	const struct virtio_transport_ops *transport;
 	void *transport_ctx;
@@ -94,7 +101,8 @@ void virtio_queue_notify_driver(struct virtio_device *vdev, unsigned q);
 typedef int64_t (*virtio_chain_fn)(struct virtio_device *vdev, struct virtq_chain *chain);
 
 /* Returned by a virtio_chain_fn that started asynchronous work: the device
- * gives the chain back later with virtio_queue_complete(). */
+ * gives the chain back later with virtio_queue_complete(), exactly once,
+ * and only once that work no longer touches guest memory. */
 #define VIRTIO_CHAIN_PENDING (-2)
 
 /* The usual kick handler body: pops every available chain of queue q,
@@ -104,12 +112,18 @@ typedef int64_t (*virtio_chain_fn)(struct virtio_device *vdev, struct virtq_chai
  * is kicked again rather than starving the other devices. Lock held. */
 void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn);
 
-/* Gives back a chain whose work finished asynchronously, and interrupts
- * the driver if it wants to be. generation is vdev->generation when the
- * chain was popped: a chain from before a device reset is dropped. Takes
- * the device lock. */
+/* Writes the result of a chain's asynchronous work into the chain (a
+ * status byte). */
+typedef void (*virtio_result_fn)(void *ctx);
+
+/* Gives back a chain whose work finished asynchronously: result(ctx)
+ * writes its result, the chain goes on the used ring and the driver is
+ * interrupted if it wants to be. generation is vdev->generation when the
+ * chain was popped: a chain from before a device reset is dropped, and
+ * result is not called, so nothing reaches guest memory for it. The last
+ * chain in flight completes a pending reset. Takes the device lock. */
 void virtio_queue_complete(struct virtio_device *vdev, unsigned q, uint32_t generation,
-			   uint16_t head, uint32_t written);
+			   uint16_t head, uint32_t written, virtio_result_fn result, void *ctx);
 
 /* The guest broke the rules: log why (once), set DEVICE_NEEDS_RESET and
  * tell the driver with a config interrupt. The device stops processing
@@ -117,8 +131,14 @@ void virtio_queue_complete(struct virtio_device *vdev, unsigned q, uint32_t gene
 void virtio_device_error(struct virtio_device *vdev, const char *why);
 bool virtio_device_broken(const struct virtio_device *vdev);
 
-/* Transport side: status writes, resets, queue enables. Lock held. */
+/* Transport side: status writes, resets, queue enables. Lock held.
+ * A reset stops the device and returns it to its initial state; with
+ * chains in flight it completes later, when the last one does, and until
+ * then the status reads non-zero and takes no other value. */
 void virtio_device_reset(struct virtio_device *vdev);
+/* Whether a reset waits for chains in flight: the transport then takes
+ * no register writes from the driver. */
+bool virtio_device_resetting(const struct virtio_device *vdev);
 void virtio_device_set_status(struct virtio_device *vdev, uint8_t status);
 void virtio_device_enable_queue(struct virtio_device *vdev, unsigned q);
 /* The I/O thread's entry for a kick. */

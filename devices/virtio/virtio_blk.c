@@ -82,17 +82,28 @@ static bool blk_range_ok(const struct virtio_blk *blk, uint64_t sector, uint64_t
 	       end <= blk->sectors;
 }
 
+/* Under the device lock, and only while the request still belongs to the
+ * driver that made it: after a reset its status byte may be reused
+ * memory. */
+static void blk_write_status(void *ctx)
+{
+	struct virtio_blk_req *req = ctx;
+
+	*req->status = req->result;
+}
+
 static void blk_finish(struct virtio_blk_req *req, uint8_t status)
 {
 	struct virtio_blk *blk = req->blk;
 
-	*req->status = status;
 	if (status == VIRTIO_BLK_S_OK)
 		blk->completed++;
 	else
 		blk->failed++;
+	req->result = status;
 	req->in_use = false;
-	virtio_queue_complete(&blk->vp.vdev, 0, req->generation, req->head, req->written);
+	virtio_queue_complete(&blk->vp.vdev, 0, req->generation, req->head, req->written,
+			      blk_write_status, req);
 }
 
 /* For file systems without fallocate's zero-range or punch-hole (9p,

@@ -47,6 +47,7 @@ struct virtio_blk_req {
 	uint16_t head;
 	bool in_use;
 	uint8_t *status;
+	uint8_t result; /* for *status, once the I/O is done */
 	uint32_t written;
 	uint32_t type;
 	uint64_t data_bytes;   /* a read or write moves exactly this much */

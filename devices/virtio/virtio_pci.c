@@ -175,6 +175,10 @@ static void vp_common_write(struct virtio_pci *vp, unsigned off, uint32_t val)
 {
 	struct virtio_device *vdev = &vp->vdev;
 
+	/* Until a reset is done the driver only waits for the status to
+	 * read 0; whatever else it writes would outlive the reset. */
+	if (virtio_device_resetting(vdev) && off != COMMON_STATUS)
+		return;
 	switch (off) {
 	case COMMON_DFSELECT:
 		vp->device_feature_select = val;
@@ -250,7 +254,7 @@ static void vp_device_cfg_access(struct virtio_pci *vp, unsigned off, uint8_t *d
 	if (off + len > ops->config_size)
 		return;
 	pthread_mutex_lock(&vp->vdev.lock);
-	if (write && ops->write_config)
+	if (write && ops->write_config && !virtio_device_resetting(&vp->vdev))
 		ops->write_config(&vp->vdev, off, data, len);
 	else if (!write && ops->read_config)
 		ops->read_config(&vp->vdev, off, data, len);
