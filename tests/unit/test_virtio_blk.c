@@ -61,6 +61,68 @@ static uint8_t *ram(struct rig *r, uint64_t gpa)
 	return r->mem.mapping + gpa;
 }
 
+/* Common configuration registers, as the guest reaches them through BAR 0. */
+#define COMMON_GFSELECT 0x08
+#define COMMON_GF 0x0c
+#define COMMON_STATUS 0x14
+#define COMMON_Q_SELECT 0x16
+#define COMMON_Q_SIZE 0x18
+#define COMMON_Q_ENABLE 0x1c
+#define COMMON_Q_DESC 0x20
+#define COMMON_Q_AVAIL 0x28
+#define COMMON_Q_USED 0x30
+
+static void bar_write(struct rig *r, uint64_t off, uint32_t val, unsigned len)
+{
+	const struct pci_bar *bar = &r->blk.vp.pci.bars[VIRTIO_PCI_BAR];
+
+	bar->ops->write(bar->opaque, off, (const uint8_t *)&val, len);
+}
+
+static uint32_t bar_read(struct rig *r, uint64_t off, unsigned len)
+{
+	const struct pci_bar *bar = &r->blk.vp.pci.bars[VIRTIO_PCI_BAR];
+	uint32_t val = 0;
+
+	bar->ops->read(bar->opaque, off, (uint8_t *)&val, len);
+	return val;
+}
+
+static uint8_t device_status(struct rig *r)
+{
+	return (uint8_t)bar_read(r, COMMON_STATUS, 1);
+}
+
+static void bar_write64(struct rig *r, uint64_t off, uint64_t val)
+{
+	bar_write(r, off, (uint32_t)val, 4);
+	bar_write(r, off + 4, (uint32_t)(val >> 32), 4);
+}
+
+/* What a driver does from a reset device to DRIVER_OK, through the
+ * transport, on zeroed rings. */
+static void driver_init(struct rig *r)
+{
+	memset(ram(r, DESC), 0, USED + 0x1000 - DESC);
+	r->avail_idx = 0;
+	bar_write(r, COMMON_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	bar_write(r, COMMON_GFSELECT, 0, 4);
+	bar_write(r, COMMON_GF, (uint32_t)VIRTIO_BLK_F_FLUSH, 4);
+	bar_write(r, COMMON_GFSELECT, 1, 4);
+	bar_write(r, COMMON_GF, (uint32_t)(VIRTIO_F_VERSION_1 >> 32), 4);
+	bar_write(r, COMMON_STATUS, 0x0b, 1);
+	assert_int_equal(device_status(r), 0x0b);
+	bar_write(r, COMMON_Q_SELECT, 0, 2);
+	bar_write(r, COMMON_Q_SIZE, QSIZE, 2);
+	bar_write64(r, COMMON_Q_DESC, DESC);
+	bar_write64(r, COMMON_Q_AVAIL, AVAIL);
+	bar_write64(r, COMMON_Q_USED, USED);
+	bar_write(r, COMMON_Q_ENABLE, 1, 2);
+	bar_write(r, COMMON_STATUS, 0x0f, 1);
+	assert_int_equal(device_status(r), 0x0f);
+	assert_true(r->blk.vp.vdev.vqs[0].ready);
+}
+
 static void rig_start(struct rig *r, bool read_only)
 {
 	char err[256];
@@ -75,20 +137,7 @@ static void rig_start(struct rig *r, bool read_only)
 					      &r->blk.vp.kicks[0]),
 			 0);
 	assert_int_equal(ioloop_start(&r->loop), 0);
-
-	struct virtio_device *vdev = &r->blk.vp.vdev;
-	pthread_mutex_lock(&vdev->lock);
-	virtio_device_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	vdev->driver_features = VIRTIO_F_VERSION_1 | VIRTIO_BLK_F_FLUSH;
-	virtio_device_set_status(vdev, 0x0b);
-	vdev->vqs[0].size = QSIZE;
-	vdev->vqs[0].desc_gpa = DESC;
-	vdev->vqs[0].avail_gpa = AVAIL;
-	vdev->vqs[0].used_gpa = USED;
-	virtio_device_enable_queue(vdev, 0);
-	virtio_device_set_status(vdev, 0x0f);
-	pthread_mutex_unlock(&vdev->lock);
-	assert_true(vdev->vqs[0].ready);
+	driver_init(r);
 }
 
 static int rig_setup(void **state)
@@ -156,9 +205,9 @@ static uint8_t submit_and_wait(struct rig *r)
 	return *ram(r, STATUS_AT);
 }
 
-/* header -> data -> status, as Linux lays out a request. */
-static uint8_t request(struct rig *r, uint32_t type, uint64_t sector, uint32_t data_len,
-		       bool data_to_guest)
+/* header -> data -> status, as Linux lays out a request, at head 0. */
+static void lay_out_request(struct rig *r, uint32_t type, uint64_t sector, uint32_t data_len,
+			    bool data_to_guest)
 {
 	struct {
 		uint32_t type, reserved;
@@ -175,6 +224,12 @@ static uint8_t request(struct rig *r, uint32_t type, uint64_t sector, uint32_t d
 		set_desc(r, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
 		set_desc(r, 1, STATUS_AT, 1, VIRTQ_DESC_F_WRITE, 0);
 	}
+}
+
+static uint8_t request(struct rig *r, uint32_t type, uint64_t sector, uint32_t data_len,
+		       bool data_to_guest)
+{
+	lay_out_request(r, type, sector, data_len, data_to_guest);
 	return submit_and_wait(r);
 }
 
@@ -290,6 +345,119 @@ static void request_without_status_byte_needs_reset(void **state)
 	assert_int_equal(used_idx(r), 0);
 }
 
+static unsigned in_flight(struct rig *r)
+{
+	struct virtio_device *vdev = &r->blk.vp.vdev;
+
+	pthread_mutex_lock(&vdev->lock);
+	unsigned n = vdev->in_flight;
+	pthread_mutex_unlock(&vdev->lock);
+	return n;
+}
+
+static void sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
+}
+
+/* Waits (bounded, 5 s) for the status register to read want. */
+static bool status_becomes(struct rig *r, uint8_t want)
+{
+	for (int i = 0; i < 5000 && device_status(r) != want; i++)
+		sleep_ms(1);
+	return device_status(r) == want;
+}
+
+/* A disk whose reads wait for the test: the image's descriptor now reads
+ * from a pipe, so a read stays in flight until the test writes the data.
+ * Returns the pipe's write end; *image keeps the image for
+ * disk_restore(). */
+static int disk_stall_reads(struct rig *r, int *image)
+{
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	*image = dup(r->blk.fd);
+	assert_true(*image >= 0);
+	assert_true(dup2(p[0], r->blk.fd) == r->blk.fd);
+	close(p[0]);
+	return p[1];
+}
+
+static void disk_restore(struct rig *r, int image)
+{
+	assert_true(dup2(image, r->blk.fd) == r->blk.fd);
+	close(image);
+}
+
+static void reset_with_nothing_in_flight_reads_zero_at_once(void **state)
+{
+	struct rig *r = *state;
+
+	rig_start(r, false);
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+	bar_write(r, COMMON_STATUS, 0, 1);
+	assert_int_equal(device_status(r), 0);
+	driver_init(r);
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+}
+
+/* The driver resets the device while the host kernel still has a read to
+ * do into guest memory (a slow or hung disk). The reset must not complete
+ * before that read has: the driver would reuse the memory under it. */
+static void reset_waits_for_a_read_in_flight_and_drops_its_completion(void **state)
+{
+	struct rig *r = *state;
+	uint8_t disk_data[1024];
+	int image;
+
+	rig_start(r, false);
+	int disk = disk_stall_reads(r, &image);
+	memset(ram(r, DATA), 0x5a, sizeof(disk_data));
+	lay_out_request(r, VIRTIO_BLK_T_IN, 0, sizeof(disk_data), true);
+	submit(r);
+	for (int i = 0; i < 5000 && in_flight(r) == 0; i++)
+		sleep_ms(1);
+	assert_int_equal(in_flight(r), 1);
+	int irqs = __atomic_load_n(&r->irqs, __ATOMIC_SEQ_CST);
+
+	bar_write(r, COMMON_STATUS, 0, 1);
+	/* The read cannot finish (the pipe is empty): the reset waits, as
+	 * long as it takes, and the driver cannot start over meanwhile. */
+	for (int i = 0; i < 20; i++, sleep_ms(1))
+		assert_int_equal(device_status(r), 0x0f);
+	bar_write(r, COMMON_STATUS, VIRTIO_STATUS_ACKNOWLEDGE, 1);
+	bar_write64(r, COMMON_Q_DESC, 0x1234000);
+	assert_int_equal(device_status(r), 0x0f);
+
+	/* The disk answers: its data lands in guest memory before the status
+	 * reads 0, and the request is dropped, not reported. */
+	memset(disk_data, 'R', sizeof(disk_data));
+	assert_int_equal(write(disk, disk_data, sizeof(disk_data)), (ssize_t)sizeof(disk_data));
+	assert_true(status_becomes(r, 0));
+	assert_memory_equal(ram(r, DATA), disk_data, sizeof(disk_data));
+	assert_int_equal(*ram(r, STATUS_AT), 0xee);
+	assert_int_equal(used_idx(r), 0);
+	assert_int_equal(__atomic_load_n(&r->irqs, __ATOMIC_SEQ_CST), irqs);
+	assert_int_equal(bar_read(r, COMMON_Q_DESC, 4), 0); /* the write was ignored */
+
+	/* Once the status reads 0 the device leaves guest memory alone. */
+	uint8_t *before = malloc(RAM_SIZE);
+	memcpy(before, ram(r, 0), RAM_SIZE);
+	sleep_ms(20);
+	assert_memory_equal(ram(r, 0), before, RAM_SIZE);
+	free(before);
+	close(disk);
+
+	disk_restore(r, image);
+	driver_init(r);
+	memset(ram(r, DATA), 'W', 512);
+	assert_int_equal(request(r, VIRTIO_BLK_T_OUT, 0, 512, false), VIRTIO_BLK_S_OK);
+	memset(ram(r, DATA), 0, 512);
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+	assert_int_equal(*ram(r, DATA + 511), 'W');
+}
+
 static void second_writer_is_refused_by_the_lock(void **state)
 {
 	struct rig *r = *state;
@@ -326,6 +494,8 @@ int main(void)
 		T(short_read_of_a_shrunk_image_is_an_error),
 		T(write_zeroes_clears_the_range),
 		T(request_without_status_byte_needs_reset),
+		T(reset_with_nothing_in_flight_reads_zero_at_once),
+		T(reset_waits_for_a_read_in_flight_and_drops_its_completion),
 		T(second_writer_is_refused_by_the_lock),
 		cmocka_unit_test(missing_image_is_named_in_the_error),
 	};
