@@ -288,14 +288,20 @@ static int pci_host_place_bar(struct pci_host *host, struct pci_device *dev, uns
 			    bar);
 }
 
-int pci_host_add(struct pci_host *host, struct pci_device *dev)
+int pci_host_free_slot(const struct pci_host *host)
 {
-	unsigned slot = 1;
+	for (unsigned slot = 1; slot < PCI_MAX_SLOTS; slot++)
+		if (!host->slots[slot])
+			return (int)slot;
+	return -ENOSPC;
+}
 
-	while (slot < PCI_MAX_SLOTS && host->slots[slot])
-		slot++;
-	if (slot == PCI_MAX_SLOTS)
-		return -ENOSPC;
+int pci_host_add_at(struct pci_host *host, struct pci_device *dev, unsigned slot)
+{
+	if (slot == 0 || slot >= PCI_MAX_SLOTS)
+		return -EINVAL;
+	if (host->slots[slot])
+		return -EBUSY;
 	for (unsigned i = 0; i < PCI_NR_BARS; i++) {
 		if (!dev->bars[i].size)
 			continue;
@@ -307,5 +313,15 @@ int pci_host_add(struct pci_host *host, struct pci_device *dev)
 	pthread_mutex_lock(&host->lock);
 	host->slots[slot] = dev;
 	pthread_mutex_unlock(&host->lock);
-	return (int)slot;
+	return 0;
+}
+
+int pci_host_add(struct pci_host *host, struct pci_device *dev)
+{
+	int slot = pci_host_free_slot(host);
+
+	if (slot < 0)
+		return slot;
+	int rc = pci_host_add_at(host, dev, (unsigned)slot);
+	return rc ? rc : slot;
 }

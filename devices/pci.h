@@ -112,8 +112,16 @@ int pci_host_init(struct pci_host *host, struct bus *pio, struct bus *mmio, uint
 		  uint64_t mmio_size, uint32_t pio_base, uint32_t pio_size);
 void pci_host_exit(struct pci_host *host);
 
-/* Puts dev in the first free slot, places and registers its BARs.
- * Returns the slot, or a negative errno. */
+/* The first free slot, or -ENOSPC. */
+int pci_host_free_slot(const struct pci_host *host);
+
+/* Puts dev in slot, places and registers its BARs. Returns 0, -EBUSY when
+ * the slot is taken, -EINVAL when there is no such slot, or another
+ * negative errno. For a caller that chose the slot before making the
+ * device, e.g. to wire its INTx: the device lands where it was wired. */
+int pci_host_add_at(struct pci_host *host, struct pci_device *dev, unsigned slot);
+
+/* Puts dev in the first free slot. Returns the slot, or a negative errno. */
 int pci_host_add(struct pci_host *host, struct pci_device *dev);
 
 /* Config-space access as configuration mechanism #1 does it, for tests. */
