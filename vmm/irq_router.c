@@ -10,11 +10,23 @@
 
 #define IRQ_ROUTER_PIC_PINS 16
 
+/* A pin's level, once its wire's sources changed it. */
+static void irq_router_set_pin(void *ctx, unsigned gsi, int level)
+{
+	struct irq_router *router = ctx;
+	struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
+
+	ioctl(router->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
 void irq_router_init(struct irq_router *router, int vm_fd)
 {
 	memset(router, 0, sizeof(*router));
 	router->vm_fd = vm_fd;
 	pthread_mutex_init(&router->lock, NULL);
+	for (unsigned gsi = 0; gsi < IRQ_ROUTER_IOAPIC_PINS; gsi++)
+		irq_wire_init(&router->pins[gsi],
+			      (struct irq_line){irq_router_set_pin, router, gsi});
 }
 
 void irq_router_exit(struct irq_router *router)
@@ -22,6 +34,8 @@ void irq_router_exit(struct irq_router *router)
 	for (unsigned i = 0; i < router->nr_msi; i++)
 		close(router->msi[i].eventfd);
 	router->nr_msi = 0;
+	for (unsigned gsi = 0; gsi < IRQ_ROUTER_IOAPIC_PINS; gsi++)
+		irq_wire_exit(&router->pins[gsi]);
 	pthread_mutex_destroy(&router->lock);
 }
 
@@ -129,12 +143,11 @@ struct msi_controller irq_router_msi_controller(struct irq_router *router)
 				       router};
 }
 
-void irq_router_set_line(void *ctx, unsigned gsi, int level)
+int irq_router_line(struct irq_router *router, unsigned gsi, struct irq_line *line)
 {
-	struct irq_router *router = ctx;
-	struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
-
-	ioctl(router->vm_fd, KVM_IRQ_LINE, &irq);
+	if (gsi >= IRQ_ROUTER_IOAPIC_PINS)
+		return -EINVAL;
+	return irq_wire_add_source(&router->pins[gsi], line);
 }
 
 int irq_router_add_ioeventfd(struct irq_router *router, uint64_t addr, unsigned len, int fd)

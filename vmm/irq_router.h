@@ -1,6 +1,8 @@
 /* KVM's GSI routing table, owned in one place: the default PIC/IOAPIC
  * routes plus one MSI route per device vector, each with an irqfd so a
- * device interrupts the guest by writing an eventfd from any thread. */
+ * device interrupts the guest by writing an eventfd from any thread. And
+ * the IOAPIC's level-triggered pins: each a wired-OR of its devices'
+ * lines, driven with KVM_IRQ_LINE. */
 #ifndef SKIFF_VMM_IRQ_ROUTER_H
 #define SKIFF_VMM_IRQ_ROUTER_H
 
@@ -9,6 +11,7 @@
 #include <stdint.h>
 
 #include "devices/irq.h"
+#include "devices/irq_wire.h"
 
 #define IRQ_ROUTER_IOAPIC_PINS 24
 #define IRQ_ROUTER_MAX_MSI 256
@@ -25,14 +28,19 @@ struct irq_router {
 	pthread_mutex_t lock;
 	unsigned nr_msi;
 	struct irq_router_msi msi[IRQ_ROUTER_MAX_MSI];
+	/* KVM_IRQ_LINE has one userspace source per GSI, so devices sharing
+	 * a pin are ORed here before KVM sees the pin's level. */
+	struct irq_wire pins[IRQ_ROUTER_IOAPIC_PINS];
 };
 
 void irq_router_init(struct irq_router *router, int vm_fd);
 void irq_router_exit(struct irq_router *router);
 struct msi_controller irq_router_msi_controller(struct irq_router *router);
 
-/* Level-triggered line (INTx, ISA IRQs) through KVM_IRQ_LINE. */
-void irq_router_set_line(void *router, unsigned gsi, int level);
+/* Fills *line with a level-triggered line of its own (a PCI function's
+ * INTx) on IOAPIC pin gsi, which other devices' lines may share. Returns
+ * 0, -EINVAL for a GSI that is no IOAPIC pin, or -ENOSPC. */
+int irq_router_line(struct irq_router *router, unsigned gsi, struct irq_line *line);
 
 /* Makes KVM signal fd on guest writes to [addr, addr+len) in MMIO space
  * instead of exiting to us (len 0: any width). */

@@ -54,7 +54,6 @@ struct vm {
 	struct irq_router irqs;
 	struct pci_host pci;
 	struct ioloop ioloop;
-	unsigned nr_pci_devices;
 	struct virtio_rng *rng;
 	unsigned nr_disks;
 	struct virtio_blk *disks[CONFIG_MAX_DISKS];

@@ -16,26 +16,27 @@ static int vm_pci_fail(char *err, size_t n, const char *what, int rc)
 	return SKIFF_EXIT_VMM_ERROR;
 }
 
-static struct irq_line vm_pci_intx(struct vm *vm)
+int vm_pci_next_slot(struct pci_host *pci, struct irq_router *irqs, struct vm_pci_slot *next)
 {
-	/* Slots fill in order after the host bridge: this device's slot. */
-	unsigned gsi = MPTABLE_PCI_INTX_GSI(vm->nr_pci_devices + 1);
+	int slot = pci_host_free_slot(pci);
 
-	return (struct irq_line){irq_router_set_line, &vm->irqs, gsi};
+	if (slot < 0)
+		return slot;
+	next->slot = (unsigned)slot;
+	return irq_router_line(irqs, MPTABLE_PCI_INTX_GSI(next->slot), &next->intx);
 }
 
 /* Puts a virtio function on the bus and lets KVM and the I/O thread take
  * its queue kicks: a kick never exits to a vCPU thread. */
-static int vm_pci_plug_virtio(struct vm *vm, struct virtio_pci *vp)
+static int vm_pci_plug_virtio(struct vm *vm, struct virtio_pci *vp, unsigned slot)
 {
 	/* Zero length matches a notify write of any width. */
 	unsigned len =
 		ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0 ? 0 : 2;
-	int rc = pci_host_add(&vm->pci, &vp->pci);
+	int rc = pci_host_add_at(&vm->pci, &vp->pci, slot);
 
-	if (rc < 0)
+	if (rc)
 		return rc;
-	vm->nr_pci_devices++;
 	for (unsigned q = 0; q < vp->vdev.ops->num_queues; q++) {
 		rc = irq_router_add_ioeventfd(&vm->irqs, virtio_pci_notify_addr(vp, q), len,
 					      vp->kick_fds[q]);
@@ -50,21 +51,25 @@ static int vm_pci_plug_virtio(struct vm *vm, struct virtio_pci *vp)
 
 static int vm_pci_add_rng(struct vm *vm, char *err, size_t n)
 {
+	struct vm_pci_slot at;
 	int rc;
 
 	vm->rng = calloc(1, sizeof(*vm->rng));
 	if (!vm->rng)
 		return vm_pci_fail(err, n, "virtio-rng", -ENOMEM);
-	rc = virtio_rng_init(vm->rng, &vm->mem, irq_router_msi_controller(&vm->irqs),
-			     vm_pci_intx(vm));
+	rc = vm_pci_next_slot(&vm->pci, &vm->irqs, &at);
 	if (!rc)
-		rc = vm_pci_plug_virtio(vm, &vm->rng->vp);
+		rc = virtio_rng_init(vm->rng, &vm->mem, irq_router_msi_controller(&vm->irqs),
+				     at.intx);
+	if (!rc)
+		rc = vm_pci_plug_virtio(vm, &vm->rng->vp, at.slot);
 	return rc ? vm_pci_fail(err, n, "virtio-rng", rc) : 0;
 }
 
 static int vm_pci_add_disk(struct vm *vm, const struct disk_config *disk, char *err, size_t n)
 {
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
+	struct vm_pci_slot at;
 	int rc;
 
 	if (!blk)
@@ -74,16 +79,19 @@ static int vm_pci_add_disk(struct vm *vm, const struct disk_config *disk, char *
 		return SKIFF_EXIT_USAGE;
 	}
 	vm->disks[vm->nr_disks++] = blk;
-	rc = virtio_blk_init(blk, &vm->mem, &vm->ioloop, irq_router_msi_controller(&vm->irqs),
-			     vm_pci_intx(vm));
+	rc = vm_pci_next_slot(&vm->pci, &vm->irqs, &at);
 	if (!rc)
-		rc = vm_pci_plug_virtio(vm, &blk->vp);
+		rc = virtio_blk_init(blk, &vm->mem, &vm->ioloop,
+				     irq_router_msi_controller(&vm->irqs), at.intx);
+	if (!rc)
+		rc = vm_pci_plug_virtio(vm, &blk->vp, at.slot);
 	return rc ? vm_pci_fail(err, n, "virtio-blk", rc) : 0;
 }
 
 static int vm_pci_add_net(struct vm *vm, const struct net_config *cfg, char *err, size_t n)
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
+	struct vm_pci_slot at;
 	int rc;
 
 	if (!net)
@@ -93,9 +101,11 @@ static int vm_pci_add_net(struct vm *vm, const struct net_config *cfg, char *err
 		return SKIFF_EXIT_USAGE;
 	}
 	vm->nets[vm->nr_nets++] = net;
-	rc = virtio_net_init(net, &vm->mem, irq_router_msi_controller(&vm->irqs), vm_pci_intx(vm));
+	rc = vm_pci_next_slot(&vm->pci, &vm->irqs, &at);
 	if (!rc)
-		rc = vm_pci_plug_virtio(vm, &net->vp);
+		rc = virtio_net_init(net, &vm->mem, irq_router_msi_controller(&vm->irqs), at.intx);
+	if (!rc)
+		rc = vm_pci_plug_virtio(vm, &net->vp, at.slot);
 	/* Frames from the tap are taken on the I/O thread too. */
 	if (!rc)
 		rc = ioloop_watch_fd(&vm->ioloop, net->tap_fd, virtio_net_tap_readable, net);
@@ -117,15 +127,18 @@ static int vm_pci_add_console(struct vm *vm, char *err, size_t n)
 {
 	struct virtio_console_host host = {console_port_write, console_guest_rx_space,
 					   &vm->console};
+	struct vm_pci_slot at;
 	int rc;
 
 	vm->vcon = calloc(1, sizeof(*vm->vcon));
 	if (!vm->vcon)
 		return vm_pci_fail(err, n, "virtio-console", -ENOMEM);
-	rc = virtio_console_init(vm->vcon, &vm->mem, irq_router_msi_controller(&vm->irqs),
-				 vm_pci_intx(vm), host);
+	rc = vm_pci_next_slot(&vm->pci, &vm->irqs, &at);
 	if (!rc)
-		rc = vm_pci_plug_virtio(vm, &vm->vcon->vp);
+		rc = virtio_console_init(vm->vcon, &vm->mem, irq_router_msi_controller(&vm->irqs),
+					 at.intx, host);
+	if (!rc)
+		rc = vm_pci_plug_virtio(vm, &vm->vcon->vp, at.slot);
 	if (rc)
 		return vm_pci_fail(err, n, "virtio-console", rc);
 	console_attach_port(
