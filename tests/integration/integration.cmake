@@ -28,6 +28,7 @@ skiff_integration_test(virtio_net test_virtio_net.sh --mmu tdp)
 skiff_integration_test(virtio_console test_virtio_console.sh --mmu tdp)
 skiff_integration_test(linux_boot test_linux_boot.sh --mmu tdp --mem 3G)
 skiff_integration_test(linux_virtio test_linux_virtio.sh --mmu tdp --mem 3G)
+skiff_integration_test(linux_intx test_linux_intx.sh --mmu tdp --mem 3G)
 
 # The guest alone under QEMU's software CPU: no KVM, so no kvm-host.
 add_test(NAME guest_tcg COMMAND ${SKIFF_IT_DIR}/test_guest_tcg.sh ${SKIFF_GUEST_ELF}
