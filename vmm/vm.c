@@ -251,6 +251,7 @@ static int vm_add_devices(struct vm *vm, char *err, size_t n)
 static int vm_create_vcpus(struct vm *vm, uint32_t entry, char *err, size_t n)
 {
 	struct kvm_cpuid2 *cpuid = x86_cpu_supported_cpuid(vm->kvm_fd);
+	struct x86_cpu_caps caps = x86_cpu_probe_caps(vm->kvm_fd);
 	int rc = 0;
 
 	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
@@ -264,7 +265,7 @@ static int vm_create_vcpus(struct vm *vm, uint32_t entry, char *err, size_t n)
 		if (!rc || vm->vcpus[id].fd >= 0)
 			vm->nr_vcpus++;
 		if (!rc)
-			rc = x86_cpu_init(vm->vcpus[id].fd, id, cpuid, entry,
+			rc = x86_cpu_init(vm->vcpus[id].fd, id, cpuid, &caps, entry,
 					  (uint32_t)BOOT_START_INFO_ADDR);
 		if (rc)
 			vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "setting up vCPU %u: %s", id,

@@ -9,6 +9,7 @@
 #include "vmm/boot_layout.h"
 
 #define CPUID_MAX_ENTRIES 256
+#define CPUID_LEAF1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID_LEAF1_ECX_HYPERVISOR (1u << 31)
 
 #define X86_CR0_PE 0x1ULL
@@ -55,7 +56,29 @@ struct kvm_cpuid2 *x86_cpu_supported_cpuid(int kvm_fd)
 	return cpuid;
 }
 
-void x86_cpu_patch_cpuid(struct kvm_cpuid2 *cpuid, unsigned apic_id)
+struct x86_cpu_caps x86_cpu_probe_caps(int kvm_fd)
+{
+	return (struct x86_cpu_caps){
+		.tsc_deadline = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0,
+	};
+}
+
+/* Leaf 1 ECX. TSC-deadline matters for Linux's choice of timer: without it
+ * Linux calibrates the LAPIC timer against the PIT at boot, and when the
+ * host is busy that check fails and the PIT becomes its clock event device,
+ * every tick programmed through port 0x40 exits to the VMM. With it the
+ * LAPIC timer needs no calibration. KVM only emulates the mode in its
+ * in-kernel LAPIC, which Skiff always uses. */
+static uint32_t cpuid_leaf1_ecx(uint32_t ecx, const struct x86_cpu_caps *caps)
+{
+	ecx |= CPUID_LEAF1_ECX_HYPERVISOR;
+	if (caps->tsc_deadline)
+		ecx |= CPUID_LEAF1_ECX_TSC_DEADLINE;
+	return ecx;
+}
+
+void x86_cpu_patch_cpuid(struct kvm_cpuid2 *cpuid, unsigned apic_id,
+			 const struct x86_cpu_caps *caps)
 {
 	for (uint32_t i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
@@ -63,7 +86,7 @@ void x86_cpu_patch_cpuid(struct kvm_cpuid2 *cpuid, unsigned apic_id)
 		switch (e->function) {
 		case 0x1:
 			e->ebx = (e->ebx & 0x00ffffffu) | (apic_id << 24);
-			e->ecx |= CPUID_LEAF1_ECX_HYPERVISOR;
+			e->ecx = cpuid_leaf1_ecx(e->ecx, caps);
 			break;
 		case 0xb:
 		case 0x1f:
@@ -212,8 +235,8 @@ static int x86_cpu_init_fpu_msrs(int fd)
 	return 0;
 }
 
-int x86_cpu_init(int vcpu_fd, unsigned id, const struct kvm_cpuid2 *supported, uint32_t entry,
-		 uint32_t start_info)
+int x86_cpu_init(int vcpu_fd, unsigned id, const struct kvm_cpuid2 *supported,
+		 const struct x86_cpu_caps *caps, uint32_t entry, uint32_t start_info)
 {
 	size_t size = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
 	struct kvm_cpuid2 *cpuid = malloc(size);
@@ -222,7 +245,7 @@ int x86_cpu_init(int vcpu_fd, unsigned id, const struct kvm_cpuid2 *supported, u
 	if (!cpuid)
 		return -ENOMEM;
 	memcpy(cpuid, supported, size);
-	x86_cpu_patch_cpuid(cpuid, id);
+	x86_cpu_patch_cpuid(cpuid, id, caps);
 	err = ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
 	free(cpuid);
 	if (!err)

@@ -5,6 +5,7 @@
 #define SKIFF_VMM_X86_CPU_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mm/guest_mem.h"
@@ -12,9 +13,22 @@
 /* KVM_GET_SUPPORTED_CPUID; the caller frees the result. NULL on error. */
 struct kvm_cpuid2 *x86_cpu_supported_cpuid(int kvm_fd);
 
+/* What KVM implements for the guest but KVM_GET_SUPPORTED_CPUID leaves
+ * out, because the VMM must announce it itself (KVM_CHECK_EXTENSION). */
+struct x86_cpu_caps {
+	/* KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC timer has
+	 * TSC-deadline mode (CPUID.1:ECX[24]). */
+	bool tsc_deadline;
+};
+
+/* Asks /dev/kvm (kvm_fd) which of x86_cpu_caps it has. */
+struct x86_cpu_caps x86_cpu_probe_caps(int kvm_fd);
+
 /* The CPUID table a vCPU gets: the supported one with its APIC ID filled
- * in and the hypervisor bit set. Pure; tests call it directly. */
-void x86_cpu_patch_cpuid(struct kvm_cpuid2 *cpuid, unsigned apic_id);
+ * in, the hypervisor bit set, and what caps allows announced. Pure; tests
+ * call it directly. */
+void x86_cpu_patch_cpuid(struct kvm_cpuid2 *cpuid, unsigned apic_id,
+			 const struct x86_cpu_caps *caps);
 
 /* The flat 32-bit GDT the PVH entry state refers to. */
 int x86_cpu_write_boot_gdt(const struct guest_mem *mem);
@@ -23,10 +37,11 @@ int x86_cpu_write_boot_gdt(const struct guest_mem *mem);
  * 64-bit code at __BOOT_CS (0x10), data at __BOOT_DS (0x18), a TSS at 0x20. */
 int x86_cpu_write_linux_gdt(const struct guest_mem *mem);
 
-/* Sets up one vCPU. The boot CPU starts at entry with %ebx = start_info;
- * the others wait in KVM for the guest's INIT/SIPI. Returns 0 or -errno. */
-int x86_cpu_init(int vcpu_fd, unsigned id, const struct kvm_cpuid2 *supported, uint32_t entry,
-		 uint32_t start_info);
+/* Sets up one vCPU, its CPUID from supported and caps. The boot CPU starts
+ * at entry with %ebx = start_info; the others wait in KVM for the guest's
+ * INIT/SIPI. Returns 0 or -errno. */
+int x86_cpu_init(int vcpu_fd, unsigned id, const struct kvm_cpuid2 *supported,
+		 const struct x86_cpu_caps *caps, uint32_t entry, uint32_t start_info);
 
 /* Switches the boot CPU to the Linux 64-bit entry state: long mode with
  * paging on page tables at cr3, CS.L = 1, interrupts off, %rip = entry and

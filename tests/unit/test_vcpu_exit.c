@@ -427,6 +427,8 @@ static void i8042_other_writes_do_not_reset(void **state)
 
 /* CPUID */
 
+static const struct x86_cpu_caps no_caps = {.tsc_deadline = false};
+
 static struct kvm_cpuid2 *cpuid_table(unsigned n)
 {
 	struct kvm_cpuid2 *c = test_calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
@@ -470,7 +472,7 @@ static void cpuid_carries_apic_id_and_hypervisor_bit(void **state)
 		c->entries[5] = (struct kvm_cpuid_entry2){
 			.function = 0x80000001, .ebx = 0xabcdef01, .edx = 0x12345678};
 
-		x86_cpu_patch_cpuid(c, id);
+		x86_cpu_patch_cpuid(c, id, &no_caps);
 
 		assert_int_equal(c->entries[1].ebx >> 24, id);
 		assert_int_equal(c->entries[1].ebx & 0x00ffffff, 0x100800);
@@ -498,9 +500,56 @@ static void cpuid_patch_is_idempotent_per_vcpu(void **state)
 	/* Each vCPU patches its own copy of one table; patching for id 5 and
 	 * then id 2 must leave id 2, not a mix. */
 	c->entries[0] = (struct kvm_cpuid_entry2){.function = 1, .ebx = 0x00020800};
-	x86_cpu_patch_cpuid(c, 5);
-	x86_cpu_patch_cpuid(c, 2);
+	x86_cpu_patch_cpuid(c, 5, &no_caps);
+	x86_cpu_patch_cpuid(c, 2, &no_caps);
 	assert_int_equal(c->entries[0].ebx, 0x02020800);
+	test_free(c);
+}
+
+/* Leaves 1 and the KVM paravirt leaves as KVM_GET_SUPPORTED_CPUID gave them
+ * in a test host (AMD, nested): no TSC-deadline bit, which KVM leaves to
+ * the VMM. */
+#define KVM_LEAF1_ECX 0x00202001u
+#define CPUID_TSC_DEADLINE (1u << 24)
+#define CPUID_HYPERVISOR (1u << 31)
+
+static struct kvm_cpuid2 *kvm_supported_table(void)
+{
+	struct kvm_cpuid2 *c = cpuid_table(3);
+
+	c->entries[0] = (struct kvm_cpuid_entry2){
+		.function = 1, .eax = 0x00060fb1, .ebx = 0x00020800, .ecx = KVM_LEAF1_ECX};
+	c->entries[1] = (struct kvm_cpuid_entry2){.function = 0x40000000,
+						  .eax = 0x40000001,
+						  .ebx = 0x4b4d564b,
+						  .ecx = 0x564b4d56,
+						  .edx = 0x4d};
+	c->entries[2] = (struct kvm_cpuid_entry2){.function = 0x40000001, .eax = 0x01007efb};
+	return c;
+}
+
+static void cpuid_offers_tsc_deadline_when_kvm_has_the_cap(void **state)
+{
+	struct x86_cpu_caps caps = {.tsc_deadline = true};
+	struct kvm_cpuid2 *c = kvm_supported_table();
+
+	x86_cpu_patch_cpuid(c, 0, &caps);
+	assert_int_equal(c->entries[0].ecx, KVM_LEAF1_ECX | CPUID_TSC_DEADLINE | CPUID_HYPERVISOR);
+	/* kvm-clock and the other paravirt features reach the guest as KVM
+	 * reported them: signature "KVMKVMKVM", features unchanged. */
+	assert_int_equal(c->entries[1].eax, 0x40000001);
+	assert_int_equal(c->entries[1].ebx, 0x4b4d564b);
+	assert_int_equal(c->entries[1].edx, 0x4d);
+	assert_int_equal(c->entries[2].eax, 0x01007efb);
+	test_free(c);
+}
+
+static void cpuid_without_the_cap_has_no_tsc_deadline(void **state)
+{
+	struct kvm_cpuid2 *c = kvm_supported_table();
+
+	x86_cpu_patch_cpuid(c, 0, &no_caps);
+	assert_int_equal(c->entries[0].ecx, KVM_LEAF1_ECX | CPUID_HYPERVISOR);
 	test_free(c);
 }
 
@@ -533,6 +582,8 @@ int main(void)
 		T(i8042_other_writes_do_not_reset),
 		T(cpuid_carries_apic_id_and_hypervisor_bit),
 		T(cpuid_patch_is_idempotent_per_vcpu),
+		T(cpuid_offers_tsc_deadline_when_kvm_has_the_cap),
+		T(cpuid_without_the_cap_has_no_tsc_deadline),
 	};
 	return cmocka_run_group_tests_name("vcpu_exit", tests, NULL, NULL);
 }
