@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian's stock kernel (the bzImage of linux-image-amd64) boots under Skiff
 # with 1 and 2 vCPUs to a busybox shell on the serial console, runs what is
-# typed there, and stops the VM with `reboot -f` (reboot=k: Linux resets
-# through the i8042, Skiff exits 0). Bad bzImages and initrds are refused
-# with status 2 before any guest starts.
+# typed there, ticks with the LAPIC timer in TSC-deadline mode (not the
+# PIT), and stops the VM with `reboot -f` (reboot=k: Linux resets through
+# the i8042, Skiff exits 0). Bad bzImages and initrds are refused with
+# status 2 before any guest starts.
 #
 # The guest comes from tools/linux-guest, which must have run on the machine
 # first (it downloads Debian's kernel package; a test host cannot). Run
@@ -23,6 +24,25 @@ elapsed() {
 	local now=${EPOCHREALTIME/[.,]/} start=${started/[.,]/}
 	printf '%d.%d' $(((now - start) / 1000000)) $(((now - start) / 100000 % 10))
 }
+
+# kvm_cap N: KVM_CHECK_EXTENSION(N) on /dev/kvm.
+kvm_cap() {
+	python3 -c 'import fcntl, os, sys
+print(fcntl.ioctl(os.open("/dev/kvm", os.O_RDWR), 0xae03, int(sys.argv[1])))' "$1"
+}
+
+# Skiff offers TSC-deadline in CPUID when KVM has it (every KVM since Linux
+# 3.8), and Linux then ticks with the LAPIC in that mode on every CPU.
+# Without it Linux checks its LAPIC timer against the PIT at boot, and on a
+# busy host falls back to the PIT (see architecture.md, Boot).
+KVM_CAP_TSC_DEADLINE_TIMER=72
+clockevent=lapic-deadline
+if ! tsc_deadline=$(kvm_cap $KVM_CAP_TSC_DEADLINE_TIMER 2>"$TEST_TMP/kvm_cap.err"); then
+	echo "# cannot ask KVM for KVM_CAP_TSC_DEADLINE_TIMER: $(cat "$TEST_TMP/kvm_cap.err")"
+elif [ "$tsc_deadline" = 0 ]; then
+	clockevent=lapic
+fi
+echo "# KVM_CAP_TSC_DEADLINE_TIMER ${tsc_deadline:-unknown}: expecting $clockevent"
 
 # --- boots to a shell, with 1 and 2 vCPUs --------------------------------
 
@@ -47,6 +67,14 @@ for cpus in 1 2; do
 	expect_wait "$cpus vCPU(s): virtio modules loaded" '^modules=1[0-9] '
 	expect_line "$cpus vCPU(s): the command line reaches the kernel" "$out" \
 		"cmdline=$BASE_CMDLINE"
+	# shellcheck disable=SC2016
+	type_line 'echo "clockevents=$(sort -u /sys/devices/system/clockevents/clockevent*/current_device | tr "\n" " ")tsc-deadline-cpus=$(grep -c "^flags.* tsc_deadline_timer" /proc/cpuinfo)"'
+	expect_wait "$cpus vCPU(s): every CPU's clock event device is $clockevent" \
+		"^clockevents=$clockevent tsc-deadline-cpus="
+	if [ "$clockevent" = lapic-deadline ]; then
+		expect_line "$cpus vCPU(s): every CPU has the tsc_deadline_timer flag" "$out" \
+			"^clockevents=[^=]*tsc-deadline-cpus=$cpus"
+	fi
 	type_line 'reboot -f'
 	stop_skiff
 	expect_status "$cpus vCPU(s): reboot -f stops the VM" 0
