@@ -708,8 +708,15 @@ static void send_pattern(struct rig *r, size_t len)
 	assert_int_equal(send(r->peer, frame, HDR + len, 0), (ssize_t)(HDR + len));
 }
 
-static void check_pattern(const uint8_t *got, size_t len)
+/* The used entries from `first` on hold a frame of len bytes of the
+ * send_pattern, over nr_bufs buffers. */
+static void expect_merged(struct rig *r, uint16_t first, size_t len, uint16_t nr_bufs)
 {
+	static uint8_t got[8000];
+	uint16_t nr;
+
+	assert_int_equal(merged_frame(r, first, got, &nr), len);
+	assert_int_equal(nr, nr_bufs);
 	for (size_t i = 0; i < len; i++)
 		if (got[i] != (uint8_t)(i * 7 + i / 251))
 			fail_msg("byte %zu of the merged frame is wrong", i);
@@ -718,8 +725,6 @@ static void check_pattern(const uint8_t *got, size_t len)
 static void mergeable_frame_spans_buffers_and_says_how_many(void **state)
 {
 	struct rig *r = *state;
-	uint8_t got[8000];
-	uint16_t nr;
 
 	rig_driver_ok_with(r, VIRTIO_NET_F_MRG_RXBUF);
 	post_rx_buffers(r, 0, 8, 1500);
@@ -727,22 +732,16 @@ static void mergeable_frame_spans_buffers_and_says_how_many(void **state)
 	send_pattern(r, 5000); /* 12 + 5000 bytes: 1500 + 1500 + 1500 + 512 */
 	send_pattern(r, 100);
 	assert_true(wait_used(r, RX, 5));
-	assert_int_equal(merged_frame(r, 0, got, &nr), 5000);
-	assert_int_equal(nr, 4);
-	check_pattern(got, 5000);
+	expect_merged(r, 0, 5000, 4);
 	assert_int_equal(used_elem(r, RX, 3).len, 512);
-	assert_int_equal(merged_frame(r, 4, got, &nr), 100);
-	assert_int_equal(nr, 1);
+	expect_merged(r, 4, 100, 1);
 	assert_int_equal(used_elem(r, RX, 4).id, 4); /* buffers used in order */
-	check_pattern(got, 100);
 	assert_int_equal(r->net.stats.rx_frames, 2);
 }
 
 static void mergeable_frame_waits_for_buffers_then_completes(void **state)
 {
 	struct rig *r = *state;
-	uint8_t got[8000];
-	uint16_t nr;
 
 	rig_driver_ok_with(r, VIRTIO_NET_F_MRG_RXBUF);
 	post_rx_buffers(r, 0, 2, 1500);
@@ -757,9 +756,7 @@ static void mergeable_frame_waits_for_buffers_then_completes(void **state)
 	post_rx_buffers(r, 3, 2, 1500);
 	kick(r, RX);
 	assert_true(wait_used(r, RX, 4));
-	assert_int_equal(merged_frame(r, 0, got, &nr), 5000);
-	assert_int_equal(nr, 4);
-	check_pattern(got, 5000);
+	expect_merged(r, 0, 5000, 4);
 	assert_int_equal(r->net.stats.rx_dropped, 0);
 	send_pattern(r, 60); /* the fifth buffer, still held, takes the next */
 	assert_true(wait_used(r, RX, 5));
