@@ -157,19 +157,38 @@ static int net_rx_hold_one(struct virtio_net *net)
 	return 1;
 }
 
-/* Holds receive chains for the next frame: one without MRG_RXBUF; with
- * it, enough for the largest frame, or all the driver has. -1: broken. */
+/* Whether the held chains fall short of the next frame: one chain
+ * without MRG_RXBUF; with it, enough bytes for the largest frame. */
+static bool net_rx_short(const struct virtio_net *net)
+{
+	const struct virtio_net_rx *rx = &net->rx;
+
+	return rx->first == rx->end ||
+	       (net_has(net, VIRTIO_NET_F_MRG_RXBUF) && rx->bytes < net_rx_frame_need(net));
+}
+
+/* Holds receive chains for the next frame, as many as the driver has up
+ * to what net_rx_short() wants. The driver is asked to kick only while we
+ * are short, as QEMU does: a kick for every refill it makes while we hold
+ * plenty would be an exit for nothing. -1: broken. */
 static int net_rx_top_up(struct virtio_net *net)
 {
-	struct virtio_net_rx *rx = &net->rx;
-	bool mergeable = net_has(net, VIRTIO_NET_F_MRG_RXBUF);
-	uint64_t need = net_rx_frame_need(net);
-	int rc = 1;
+	struct virtq *vq = &net->vp.vdev.vqs[VIRTIO_NET_RX_QUEUE];
 
-	while (rc == 1 && (rx->first == rx->end || (mergeable && rx->bytes < need)) &&
-	       net_rx_room(rx))
-		rc = net_rx_hold_one(net);
-	return rc < 0 ? -1 : 0;
+	for (int ask = 0; ask < 2; ask++) {
+		int rc = 1;
+
+		/* Asking fences, then we look again: buffers made available
+		 * just before would not be kicked for. */
+		virtq_set_notifications(vq, ask);
+		while (rc == 1 && net_rx_short(net) && net_rx_room(&net->rx))
+			rc = net_rx_hold_one(net);
+		if (rc < 0)
+			return -1;
+		if (!net_rx_short(net))
+			break;
+	}
+	return 0;
 }
 
 /* Gives the driver a frame of `len` bytes (header included) that fills
@@ -264,6 +283,8 @@ static int net_rx_finish_partial(struct virtio_net *net)
 {
 	struct virtio_net_rx *rx = &net->rx;
 
+	/* Waiting for buffers: the driver's next ones must kick us. */
+	virtq_set_notifications(&net->vp.vdev.vqs[VIRTIO_NET_RX_QUEUE], true);
 	while (rx->spill_done < rx->spill_len) {
 		if (!net_rx_room(rx)) {
 			rx->partial_len = 0;
