@@ -89,29 +89,51 @@ static int cli_apply_rng(struct skiff_config *cfg, const char *value, char *err,
 	return 0;
 }
 
+/* Copies FILE of --disk FILE[,OPTIONS] into path, ",," standing for a
+ * comma of the name (QEMU's spelling); returns the comma before OPTIONS or
+ * the string's end, or NULL when FILE does not fit. */
+static const char *cli_disk_file(const char *value, char path[PATH_MAX])
+{
+	size_t len = 0;
+
+	for (; *value && !(value[0] == ',' && value[1] != ','); value++) {
+		if (*value == ',')
+			value++; /* the first of ",," */
+		if (len + 1 >= PATH_MAX)
+			return NULL;
+		path[len++] = *value;
+	}
+	path[len] = '\0';
+	return value;
+}
+
 /* FILE[,ro] */
 static int cli_apply_disk(struct skiff_config *cfg, const char *value, char *err, size_t n)
 {
-	const char *comma = strrchr(value, ',');
-	size_t len = comma ? (size_t)(comma - value) : strlen(value);
-
 	if (cfg->nr_disks == CONFIG_MAX_DISKS) {
 		snprintf(err, n, "--disk: at most %d disks", CONFIG_MAX_DISKS);
 		return -1;
 	}
-	if (comma && strcmp(comma, ",ro") != 0) {
-		snprintf(err, n, "--disk: unknown option '%s' in '%s' (FILE or FILE,ro)", comma + 1,
-			 value);
+
+	struct disk_config *disk = &cfg->disks[cfg->nr_disks];
+	const char *end = cli_disk_file(value, disk->path);
+
+	if (!end) {
+		snprintf(err, n, "--disk: the file name is longer than %d bytes", PATH_MAX - 1);
 		return -1;
 	}
-	if (len == 0 || len >= PATH_MAX) {
+	if (!disk->path[0]) {
 		snprintf(err, n, "--disk: '%s' does not name a file", value);
 		return -1;
 	}
-	struct disk_config *disk = &cfg->disks[cfg->nr_disks];
-	memcpy(disk->path, value, len);
-	disk->path[len] = '\0';
-	disk->read_only = comma != NULL;
+	if (*end && strcmp(end + 1, "ro") != 0) {
+		snprintf(err, n,
+			 "--disk: unknown option '%s' in '%s' (FILE or FILE,ro; a comma in FILE "
+			 "is written ,,)",
+			 end + 1, value);
+		return -1;
+	}
+	disk->read_only = *end != '\0';
 	cfg->nr_disks++;
 	return 0;
 }
@@ -187,7 +209,8 @@ static const struct cli_option run_options[] = {
 	{"console", "KIND",
 	 "console: stdio (default), file:PATH, none, or virtio (stdio on virtio-console)",
 	 cli_apply_console},
-	{"disk", "FILE[,ro]", "virtio-blk disk on a raw image (repeatable; ,ro: read-only)",
+	{"disk", "FILE[,ro]",
+	 "virtio-blk disk on a raw image (repeatable; ,ro: read-only; ,, for a comma in FILE)",
 	 cli_apply_disk},
 	{"rng", NULL, "add a virtio-rng device fed from the host's getrandom()", cli_apply_rng},
 	{"net", "tap=NAME[,mac=MAC]",

@@ -326,6 +326,56 @@ static void empty_kernel_path_is_refused(void **state)
 	assert_error_names(PARSE(&cfg, err, "--kernel", ""), err, "--kernel");
 }
 
+static void disk_takes_a_file_and_ro_with_doubled_commas_in_the_name(void **state)
+{
+	struct skiff_config cfg;
+	char err[CONFIG_ERR_SIZE] = "";
+
+	assert_int_equal(PARSE(&cfg, err, "--disk", "plain.img", "--disk", "a,,b.img", "--disk",
+			       "a,,b.img,ro", "--disk", "end,,,ro", "--disk=x.img,ro"),
+			 CLI_OK);
+	assert_int_equal(cfg.nr_disks, 5);
+	assert_string_equal(cfg.disks[0].path, "plain.img");
+	assert_false(cfg.disks[0].read_only);
+	assert_string_equal(cfg.disks[1].path, "a,b.img");
+	assert_false(cfg.disks[1].read_only);
+	assert_string_equal(cfg.disks[2].path, "a,b.img");
+	assert_true(cfg.disks[2].read_only);
+	assert_string_equal(cfg.disks[3].path, "end,");
+	assert_true(cfg.disks[3].read_only);
+	assert_string_equal(cfg.disks[4].path, "x.img");
+	assert_true(cfg.disks[4].read_only);
+}
+
+static void bad_disk_options_are_errors_naming_the_problem(void **state)
+{
+	static const struct {
+		const char *value, *names;
+	} bad[] = {
+		{"", "'' does not name a file"},     {",ro", "',ro' does not name a file"},
+		{"a.img,rw", "unknown option 'rw'"}, {"a,b.img", "unknown option 'b.img'"},
+		{"a.img,", "unknown option ''"},     {"a.img,ro,ro", "unknown option 'ro,ro'"},
+	};
+	struct skiff_config cfg;
+	char err[CONFIG_ERR_SIZE];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_error_names(PARSE(&cfg, err, "--disk", bad[i].value), err, bad[i].names);
+		assert_error_names(CLI_ERROR, err, "--disk");
+	}
+}
+
+static void disk_name_longer_than_path_max_is_refused(void **state)
+{
+	static char name[PATH_MAX + 8];
+	struct skiff_config cfg;
+	char err[CONFIG_ERR_SIZE];
+
+	memset(name, 'd', sizeof(name) - 1);
+	assert_error_names(PARSE(&cfg, err, "--disk", name), err, "file name is longer than");
+}
+
 static void empty_initrd_path_is_refused(void **state)
 {
 	struct skiff_config cfg;
@@ -470,6 +520,9 @@ int main(void)
 		cmocka_unit_test(empty_initrd_path_is_refused),
 		cmocka_unit_test(long_error_message_is_truncated_not_overflowed),
 		cmocka_unit_test(validate_refuses_mem_below_minimum),
+		cmocka_unit_test(disk_takes_a_file_and_ro_with_doubled_commas_in_the_name),
+		cmocka_unit_test(bad_disk_options_are_errors_naming_the_problem),
+		cmocka_unit_test(disk_name_longer_than_path_max_is_refused),
 		cmocka_unit_test(validate_refuses_mem_not_page_multiple),
 		cmocka_unit_test(validate_refuses_mem_above_host_ram),
 		cmocka_unit_test(validate_refuses_cpu_count_out_of_range),
