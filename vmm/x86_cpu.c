@@ -64,8 +64,8 @@ struct x86_cpu_caps x86_cpu_probe_caps(int kvm_fd)
 }
 
 /* Leaf 1 ECX. TSC-deadline matters for Linux's choice of timer: without it
- * Linux calibrates the LAPIC timer against the PIT at boot, and when the
- * host is busy that check fails and the PIT becomes its clock event device,
+ * Linux calibrates the LAPIC timer against the PIT at boot, and on a busy
+ * or slow host that check fails and the PIT becomes its clock event device:
  * every tick programmed through port 0x40 exits to the VMM. With it the
  * LAPIC timer needs no calibration. KVM only emulates the mode in its
  * in-kernel LAPIC, which Skiff always uses. */
