@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "devices/virtio/virtio_blk.h"
+#include "fake_irq.h"
 #include "mm/guest_mem.h"
 
 #define RAM_SIZE (4 * GUEST_MIB)
@@ -32,29 +33,8 @@ struct rig {
 	struct ioloop loop;
 	struct virtio_blk blk;
 	uint16_t avail_idx;
-	int irqs;
+	struct fake_irq irq;
 };
-
-static int fake_alloc(void *ctx)
-{
-	return 0;
-}
-
-static int fake_update(void *ctx, int route, uint64_t addr, uint32_t data)
-{
-	return 0;
-}
-
-static void fake_trigger(void *ctx, int route)
-{
-}
-
-static void fake_intx(void *ctx, unsigned gsi, int level)
-{
-	struct rig *r = ctx;
-
-	__atomic_add_fetch(&r->irqs, level, __ATOMIC_SEQ_CST);
-}
 
 static uint8_t *ram(struct rig *r, uint64_t gpa)
 {
@@ -129,10 +109,9 @@ static void rig_start(struct rig *r, bool read_only)
 
 	assert_int_equal(virtio_blk_open(&r->blk, r->image, read_only, err, sizeof(err)), 0);
 	assert_int_equal(ioloop_init(&r->loop), 0);
-	struct msi_controller msi = {fake_alloc, fake_update, fake_trigger, r};
-	assert_int_equal(virtio_blk_init(&r->blk, &r->mem, &r->loop, msi,
-					 (struct irq_line){fake_intx, r, 16}),
-			 0);
+	struct msi_controller msi = fake_irq_msi(&r->irq);
+	assert_int_equal(
+		virtio_blk_init(&r->blk, &r->mem, &r->loop, msi, fake_irq_intx(&r->irq, 16)), 0);
 	assert_int_equal(ioloop_watch_eventfd(&r->loop, r->blk.vp.kick_fds[0], virtio_pci_kicked,
 					      &r->blk.vp.kicks[0]),
 			 0);
@@ -258,7 +237,7 @@ static void write_then_read_round_trips_through_the_image(void **state)
 	uint32_t used_len;
 	memcpy(&used_len, ram(r, USED + 4 + 8 * 1 + 4), 4);
 	assert_int_equal(used_len, 1024 + 1); /* data and status written */
-	assert_true(r->irqs > 0);
+	assert_true(fake_irq_raises(&r->irq) > 0);
 }
 
 static void flush_and_get_id_complete(void **state)
@@ -419,7 +398,7 @@ static void reset_waits_for_a_read_in_flight_and_drops_its_completion(void **sta
 	for (int i = 0; i < 5000 && in_flight(r) == 0; i++)
 		sleep_ms(1);
 	assert_int_equal(in_flight(r), 1);
-	int irqs = __atomic_load_n(&r->irqs, __ATOMIC_SEQ_CST);
+	int irqs = fake_irq_raises(&r->irq);
 
 	bar_write(r, COMMON_STATUS, 0, 1);
 	/* The read cannot finish (the pipe is empty): the reset waits, as
@@ -438,7 +417,7 @@ static void reset_waits_for_a_read_in_flight_and_drops_its_completion(void **sta
 	assert_memory_equal(ram(r, DATA), disk_data, sizeof(disk_data));
 	assert_int_equal(*ram(r, STATUS_AT), 0xee);
 	assert_int_equal(used_idx(r), 0);
-	assert_int_equal(__atomic_load_n(&r->irqs, __ATOMIC_SEQ_CST), irqs);
+	assert_int_equal(fake_irq_raises(&r->irq), irqs);
 	assert_int_equal(bar_read(r, COMMON_Q_DESC, 4), 0); /* the write was ignored */
 
 	/* Once the status reads 0 the device leaves guest memory alone. */

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "devices/virtio/virtio_console.h"
+#include "fake_irq.h"
 #include "mm/guest_mem.h"
 #include "vmm/cli.h"
 #include "vmm/console.h"
@@ -50,27 +51,10 @@ struct rig {
 	struct ioloop loop;
 	struct virtio_console vc;
 	struct fake_host host;
+	struct fake_irq irq;
 	uint16_t avail_idx[2];
 	uint16_t next_desc[2];
 };
-
-static int fake_alloc(void *ctx)
-{
-	return 0;
-}
-
-static int fake_update(void *ctx, int route, uint64_t addr, uint32_t data)
-{
-	return 0;
-}
-
-static void fake_trigger(void *ctx, int route)
-{
-}
-
-static void fake_intx(void *ctx, unsigned gsi, int level)
-{
-}
 
 static size_t host_write(void *ctx, const uint8_t *data, size_t len)
 {
@@ -126,11 +110,10 @@ static int rig_setup(void **state)
 	r->host.room = sizeof(r->host.out);
 	assert_int_equal(guest_mem_init(&r->mem, RAM_SIZE), 0);
 	assert_int_equal(ioloop_init(&r->loop), 0);
-	struct msi_controller msi = {fake_alloc, fake_update, fake_trigger, r};
+	struct msi_controller msi = fake_irq_msi(&r->irq);
 	struct virtio_console_host host = {host_write, host_rx_space, &r->host};
-	assert_int_equal(virtio_console_init(&r->vc, &r->mem, msi,
-					     (struct irq_line){fake_intx, r, 16}, host),
-			 0);
+	assert_int_equal(
+		virtio_console_init(&r->vc, &r->mem, msi, fake_irq_intx(&r->irq, 16), host), 0);
 	for (unsigned q = 0; q < 2; q++)
 		assert_int_equal(ioloop_watch_eventfd(&r->loop, r->vc.vp.kick_fds[q],
 						      virtio_pci_kicked, &r->vc.vp.kicks[q]),

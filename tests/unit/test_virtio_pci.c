@@ -14,6 +14,7 @@
 #include "devices/bus.h"
 #include "devices/pci.h"
 #include "devices/virtio/virtio_rng.h"
+#include "fake_irq.h"
 #include "mm/guest_mem.h"
 
 #define MMIO_BASE 0xc0000000ULL
@@ -40,53 +41,15 @@
 #define Q_AVAIL 0x28
 #define Q_USED 0x30
 
-struct fake_msi {
-	int next_route;
-	int fired[16];
-	uint64_t addr[16];
-	uint32_t data[16];
-};
-
 struct rig {
 	struct bus pio, mmio;
 	struct pci_host host;
 	struct guest_mem mem;
 	struct virtio_rng rng;
-	struct fake_msi msi;
-	int intx_level;
+	struct fake_irq irq;
 	uint64_t bar;
 	uint16_t avail_idx;
 };
-
-static int fake_alloc(void *ctx)
-{
-	struct fake_msi *m = ctx;
-
-	return m->next_route++;
-}
-
-static int fake_update(void *ctx, int route, uint64_t addr, uint32_t data)
-{
-	struct fake_msi *m = ctx;
-
-	m->addr[route] = addr;
-	m->data[route] = data;
-	return 0;
-}
-
-static void fake_trigger(void *ctx, int route)
-{
-	struct fake_msi *m = ctx;
-
-	m->fired[route]++;
-}
-
-static void fake_intx(void *ctx, unsigned gsi, int level)
-{
-	struct rig *r = ctx;
-
-	r->intx_level = level;
-}
 
 static uint32_t cfg_read(struct rig *r, unsigned slot, unsigned off, unsigned len)
 {
@@ -128,9 +91,8 @@ static int rig_setup(void **state)
 	assert_int_equal(
 		pci_host_init(&r->host, &r->pio, &r->mmio, MMIO_BASE, 0x1000000, 0xc000, 0x4000),
 		0);
-	struct msi_controller msi = {fake_alloc, fake_update, fake_trigger, &r->msi};
-	assert_int_equal(
-		virtio_rng_init(&r->rng, &r->mem, msi, (struct irq_line){fake_intx, r, 16}), 0);
+	struct msi_controller msi = fake_irq_msi(&r->irq);
+	assert_int_equal(virtio_rng_init(&r->rng, &r->mem, msi, fake_irq_intx(&r->irq, 16)), 0);
 	assert_int_equal(pci_host_add(&r->host, &r->rng.vp.pci), 1);
 	*state = r;
 	return 0;
@@ -411,9 +373,9 @@ static void rng_request_is_filled_and_interrupts_through_msix(void **state)
 	assert_int_equal(len, 64);
 	static const uint8_t zero[64];
 	assert_memory_not_equal(r->mem.mapping + DATA, zero, 64);
-	assert_int_equal(r->msi.fired[1], 1);
-	assert_int_equal(r->msi.addr[1], 0xfee00000);
-	assert_int_equal(r->msi.data[1], 0x41);
+	assert_int_equal(r->irq.fired[1], 1);
+	assert_int_equal(r->irq.addr[1], 0xfee00000);
+	assert_int_equal(r->irq.data[1], 0x41);
 	assert_int_equal(r->rng.bytes_served, 64);
 }
 
@@ -431,10 +393,10 @@ static void masked_vector_is_held_pending_until_unmasked(void **state)
 	bar_write(r, Q_MSIX, 1, 2); /* vector 1 stays masked (reset state) */
 	post_one(r, 0, DATA, 16, VIRTQ_DESC_F_WRITE);
 	virtio_pci_kicked(&r->rng.vp.kicks[0]);
-	assert_int_equal(r->msi.fired[1], 0);
+	assert_int_equal(r->irq.fired[1], 0);
 	assert_int_equal(bar_read(r, VIRTIO_PCI_MSIX_PBA_OFF, 8), 1u << 1);
 	bar_write(r, VIRTIO_PCI_MSIX_TABLE_OFF + 28, 0, 4); /* unmask */
-	assert_int_equal(r->msi.fired[1], 1);
+	assert_int_equal(r->irq.fired[1], 1);
 	assert_int_equal(bar_read(r, VIRTIO_PCI_MSIX_PBA_OFF, 8), 0);
 }
 
@@ -445,9 +407,9 @@ static void without_msix_interrupt_is_intx_and_isr_read_clears_it(void **state)
 	rig_bring_up(r, VIRTIO_F_VERSION_1);
 	post_one(r, 0, DATA, 16, VIRTQ_DESC_F_WRITE);
 	virtio_pci_kicked(&r->rng.vp.kicks[0]);
-	assert_int_equal(r->intx_level, 1);
+	assert_int_equal(fake_irq_level(&r->irq), 1);
 	assert_int_equal(bar_read(r, VIRTIO_PCI_ISR_OFF, 1), 1);
-	assert_int_equal(r->intx_level, 0);
+	assert_int_equal(fake_irq_level(&r->irq), 0);
 	assert_int_equal(bar_read(r, VIRTIO_PCI_ISR_OFF, 1), 0);
 }
 
@@ -458,9 +420,9 @@ static void reset_lowers_a_raised_intx_line(void **state)
 	rig_bring_up(r, VIRTIO_F_VERSION_1);
 	post_one(r, 0, DATA, 16, VIRTQ_DESC_F_WRITE);
 	virtio_pci_kicked(&r->rng.vp.kicks[0]);
-	assert_int_equal(r->intx_level, 1);
+	assert_int_equal(fake_irq_level(&r->irq), 1);
 	bar_write(r, STATUS, 0, 1); /* reset, the ISR unread */
-	assert_int_equal(r->intx_level, 0);
+	assert_int_equal(fake_irq_level(&r->irq), 0);
 	assert_int_equal(bar_read(r, VIRTIO_PCI_ISR_OFF, 1), 0);
 }
 
