@@ -191,10 +191,14 @@ static bool virtio_queue_has_available(const struct virtq *vq)
 	       __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail_idx;
 }
 
-void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn)
+/* The drain loop; with poll_again, a pass that handled chains leaves
+ * notifications off and comes back on the I/O thread's next turn instead. */
+static void virtio_queue_drain_as(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn,
+				  bool poll_again)
 {
 	struct virtq *vq = &vdev->vqs[q];
-	unsigned budget = (unsigned)vq->size * VIRTIO_DRAIN_BUDGET_FACTOR;
+	const unsigned full = (unsigned)vq->size * VIRTIO_DRAIN_BUDGET_FACTOR;
+	unsigned budget = full;
 	int rc;
 
 	do {
@@ -202,6 +206,10 @@ void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn 
 		rc = virtio_queue_drain_some(vdev, vq, fn, &budget);
 		if (rc != 1)
 			break;
+		if (poll_again && budget < full) {
+			rc = 0; /* look again, as if out of budget */
+			break;
+		}
 		/* Re-enable, then look again: a buffer made available just
 		 * before the re-enable would otherwise wait for the next kick. */
 		virtq_set_notifications(vq, true);
@@ -210,6 +218,16 @@ void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn 
 		virtio_queue_notify_driver(vdev, q);
 	if (rc == 0 && vdev->transport->kick)
 		vdev->transport->kick(vdev, q);
+}
+
+void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn)
+{
+	virtio_queue_drain_as(vdev, q, fn, false);
+}
+
+void virtio_queue_drain_polling(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn)
+{
+	virtio_queue_drain_as(vdev, q, fn, true);
 }
 
 /* One chain in flight fewer; the last one completes a waiting reset. */
