@@ -191,14 +191,10 @@ static bool virtio_queue_has_available(const struct virtq *vq)
 	       __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail_idx;
 }
 
-/* The drain loop; with poll_again, a pass that handled chains leaves
- * notifications off and comes back on the I/O thread's next turn instead. */
-static void virtio_queue_drain_as(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn,
-				  bool poll_again)
+void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn)
 {
 	struct virtq *vq = &vdev->vqs[q];
-	const unsigned full = (unsigned)vq->size * VIRTIO_DRAIN_BUDGET_FACTOR;
-	unsigned budget = full;
+	unsigned budget = (unsigned)vq->size * VIRTIO_DRAIN_BUDGET_FACTOR;
 	int rc;
 
 	do {
@@ -206,10 +202,6 @@ static void virtio_queue_drain_as(struct virtio_device *vdev, unsigned q, virtio
 		rc = virtio_queue_drain_some(vdev, vq, fn, &budget);
 		if (rc != 1)
 			break;
-		if (poll_again && budget < full) {
-			rc = 0; /* look again, as if out of budget */
-			break;
-		}
 		/* Re-enable, then look again: a buffer made available just
 		 * before the re-enable would otherwise wait for the next kick. */
 		virtq_set_notifications(vq, true);
@@ -218,16 +210,6 @@ static void virtio_queue_drain_as(struct virtio_device *vdev, unsigned q, virtio
 		virtio_queue_notify_driver(vdev, q);
 	if (rc == 0 && vdev->transport->kick)
 		vdev->transport->kick(vdev, q);
-}
-
-void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn)
-{
-	virtio_queue_drain_as(vdev, q, fn, false);
-}
-
-void virtio_queue_drain_polling(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn)
-{
-	virtio_queue_drain_as(vdev, q, fn, true);
 }
 
 /* One chain in flight fewer; the last one completes a waiting reset. */

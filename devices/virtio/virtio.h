@@ -112,13 +112,6 @@ typedef int64_t (*virtio_chain_fn)(struct virtio_device *vdev, struct virtq_chai
  * is kicked again rather than starving the other devices. Lock held. */
 void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn);
 
-/* virtio_queue_drain for a queue that, once busy, usually has more coming
- * (a transmit queue): after a pass that handled chains, notifications stay
- * off and the queue is looked at again on the I/O thread's next turn, as
- * QEMU's virtio-net tx=bh does; only a pass that finds nothing turns them
- * back on. Saves the driver a notification (an exit) per burst. */
-void virtio_queue_drain_polling(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn);
-
 /* Writes the result of a chain's asynchronous work into the chain (a
  * status byte). */
 typedef void (*virtio_result_fn)(void *ctx);

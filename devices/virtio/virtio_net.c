@@ -425,7 +425,7 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 	if (q == VIRTIO_NET_RX_QUEUE)
 		net_rx_pump(vdev);
 	else
-		virtio_queue_drain_polling(vdev, q, net_tx);
+		virtio_queue_drain(vdev, q, net_tx);
 }
 
 /* The offloads the tap applies to frames for the guest: what the driver
