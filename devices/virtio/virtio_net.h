@@ -55,7 +55,6 @@ struct virtio_net_hdr {
 
 #define VIRTIO_NET_HDR_BYTES 12
 _Static_assert(sizeof(struct virtio_net_hdr) == VIRTIO_NET_HDR_BYTES, "virtio_net_hdr_v1 layout");
-#define VIRTIO_NET_HDR_NUM_BUFFERS 10 /* offset of num_buffers */
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_F_DATA_VALID 2
 #define VIRTIO_NET_HDR_GSO_NONE 0

@@ -308,7 +308,7 @@ static void receive_fills_the_buffer_with_a_plain_header_and_the_frame(void **st
 	memcpy(hdr, ram(r, RXBUF), 5);
 	memcpy(hdr + 5, ram(r, RXBUF + 0x1000), HDR - 5);
 	for (unsigned i = 0; i < HDR; i++)
-		assert_int_equal(hdr[i], i == VIRTIO_NET_HDR_NUM_BUFFERS ? 1 : 0);
+		assert_int_equal(hdr[i], i == offsetof(struct virtio_net_hdr, num_buffers) ? 1 : 0);
 	for (unsigned i = 0; i < 100; i++)
 		assert_int_equal(*ram(r, RXBUF + 0x1000 + HDR - 5 + i), 'x');
 	assert_int_equal(r->net.stats.rx_frames, 1);
@@ -693,7 +693,7 @@ static size_t merged_frame(struct rig *r, uint16_t first, uint8_t *out, uint16_t
 	uint16_t nr;
 	size_t len = e.len - HDR;
 
-	memcpy(&nr, buf + VIRTIO_NET_HDR_NUM_BUFFERS, 2);
+	memcpy(&nr, buf + offsetof(struct virtio_net_hdr, num_buffers), 2);
 	memcpy(out, buf + HDR, len);
 	for (uint16_t i = 1; i < nr; i++) {
 		e = used_elem(r, RX, (uint16_t)(first + i));
