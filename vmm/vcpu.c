@@ -167,6 +167,10 @@ int vcpu_start(struct vcpu *vcpu)
 	if (err)
 		return -err;
 	vcpu->thread_started = true;
+	/* Named as in top, perf and /proc/PID/task: "vcpu0", "vcpu1"... */
+	char name[16];
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
+	pthread_setname_np(vcpu->thread, name);
 	return 0;
 }
 
