@@ -7,6 +7,7 @@
 
 #include <liburing.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 
 #define IOLOOP_MAX_WATCHES 128
@@ -31,7 +32,9 @@ struct ioloop {
 	bool ring_ready;
 	pthread_t thread;
 	bool thread_started;
-	int stop_fd; /* eventfd: wakes the loop to exit */
+	sem_t begun;  /* the thread has armed the watches... */
+	int begin_rc; /* ...with this result */
+	int stop_fd;  /* eventfd: wakes the loop to exit */
 	unsigned nr_watches;
 	struct ioloop_watch watches[IOLOOP_MAX_WATCHES];
 };
@@ -51,9 +54,10 @@ int ioloop_watch_eventfd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque
  * Register before ioloop_start. */
 int ioloop_watch_fd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque);
 
-/* On the I/O thread only: an SQE for op, or NULL when the ring is full (the
- * caller retries after completions). Submitted when the current round of
- * callbacks ends. */
+/* On the I/O thread only (the ring is that thread's: the kernel refuses
+ * submissions from any other): an SQE for op, or NULL when the ring is
+ * full (the caller retries after completions). Submitted when the current
+ * round of callbacks ends. */
 struct io_uring_sqe *ioloop_prep(struct ioloop *loop, struct ioloop_op *op);
 
 int ioloop_start(struct ioloop *loop);
