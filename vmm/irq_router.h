@@ -1,8 +1,9 @@
 /* KVM's GSI routing table, owned in one place: the default PIC/IOAPIC
  * routes plus one MSI route per device vector, each with an irqfd so a
  * device interrupts the guest by writing an eventfd from any thread. And
- * the IOAPIC's level-triggered pins: each a wired-OR of its devices'
- * lines, driven with KVM_IRQ_LINE. */
+ * the interrupt pins, GSIs 0-23 (the UART's ISA IRQ 4, the PCI INTx
+ * pins): each a wired-OR of its devices' lines, driven with KVM_IRQ_LINE.
+ * No other code calls KVM_IRQ_LINE. */
 #ifndef SKIFF_VMM_IRQ_ROUTER_H
 #define SKIFF_VMM_IRQ_ROUTER_H
 
@@ -37,9 +38,10 @@ void irq_router_init(struct irq_router *router, int vm_fd);
 void irq_router_exit(struct irq_router *router);
 struct msi_controller irq_router_msi_controller(struct irq_router *router);
 
-/* Fills *line with a level-triggered line of its own (a PCI function's
- * INTx) on IOAPIC pin gsi, which other devices' lines may share. Returns
- * 0, -EINVAL for a GSI that is no IOAPIC pin, or -ENOSPC. */
+/* Fills *line with a line of its own on pin gsi, which other devices'
+ * lines may share (PCI INTx): an ISA IRQ below 16, which reaches the PICs
+ * and the IOAPIC, or an IOAPIC pin above. Returns 0, -EINVAL for a GSI
+ * that is no IOAPIC pin, or -ENOSPC. */
 int irq_router_line(struct irq_router *router, unsigned gsi, struct irq_line *line);
 
 /* Makes KVM signal fd on guest writes to [addr, addr+len) in MMIO space

@@ -93,6 +93,8 @@ static int vm_create_platform(struct vm *vm, char *err, size_t n)
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "KVM_CREATE_IRQCHIP: %s",
 			       strerror(errno));
+	/* Every device line and MSI route reaches those chips through it. */
+	irq_router_init(&vm->irqs, vm->vm_fd);
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "KVM_CREATE_PIT2: %s",
 			       strerror(errno));
@@ -202,14 +204,6 @@ static int vm_load_boot_data(struct vm *vm, const struct vm_boot *boot,
 	return 0;
 }
 
-static void vm_set_irq(void *ctx, unsigned gsi, int level)
-{
-	struct vm *vm = ctx;
-	struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
-
-	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
-}
-
 static void vm_power_request(void *ctx, enum power_event event, uint32_t detail)
 {
 	struct vm *vm = ctx;
@@ -228,9 +222,13 @@ static int vm_add_devices(struct vm *vm, char *err, size_t n)
 {
 	struct power_ctl power = {vm_power_request, vm};
 	struct uart16550_host uart_host = {console_guest_tx, console_guest_rx_space, &vm->console};
-	int rc;
+	struct irq_line uart_irq;
+	int rc = irq_router_line(&vm->irqs, UART_COM1_IRQ, &uart_irq);
 
-	uart16550_init(&vm->uart, (struct irq_line){vm_set_irq, vm, UART_COM1_IRQ}, uart_host);
+	if (rc)
+		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "UART interrupt line: %s",
+			       strerror(-rc));
+	uart16550_init(&vm->uart, uart_irq, uart_host);
 	console_attach(&vm->console, &vm->uart, vm_console_quit, vm);
 	debug_exit_init(&vm->debug_exit, power);
 	i8042_init(&vm->i8042, power);
@@ -283,7 +281,7 @@ int vm_create(struct vm *vm, const struct skiff_config *cfg, const struct kernel
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
-	vm->kvm_fd = vm->vm_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->irqs.vm_fd = -1;
 	vm->mem.memfd = -1;
 	vm->stop.wake_fd = -1;
 	vm->ioloop.stop_fd = -1;
@@ -418,6 +416,8 @@ void vm_destroy(struct vm *vm)
 	vm_pci_destroy(vm);
 	if (vm->uart.host.tx)
 		uart16550_exit(&vm->uart);
+	if (vm->irqs.vm_fd >= 0)
+		irq_router_exit(&vm->irqs); /* after the devices that drive its lines */
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	guest_mem_destroy(&vm->mem);

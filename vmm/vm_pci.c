@@ -151,7 +151,6 @@ int vm_pci_create(struct vm *vm, char *err, size_t n)
 {
 	int rc;
 
-	irq_router_init(&vm->irqs, vm->vm_fd);
 	rc = ioloop_init(&vm->ioloop);
 	if (rc)
 		return vm_pci_fail(err, n, "I/O thread (io_uring)", rc);
@@ -198,6 +197,4 @@ void vm_pci_destroy(struct vm *vm)
 	}
 	if (vm->pci.pio)
 		pci_host_exit(&vm->pci);
-	if (vm->irqs.vm_fd > 0)
-		irq_router_exit(&vm->irqs);
 }

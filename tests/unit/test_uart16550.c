@@ -8,6 +8,7 @@
 
 #include "devices/bus.h"
 #include "devices/uart16550.h"
+#include "vmm/irq_router.h"
 
 /* A UART on a real port bus, with a host that records what it is told and
  * an interrupt line that counts edges. */
@@ -426,6 +427,33 @@ static void wide_access_touches_only_first_register(void **state)
 	assert_int_equal(wide[3], 0); /* zero-filled, not SCR's 0x11 */
 }
 
+/* As the VM wires it: the UART drives a source of its own on the router's
+ * pin 4, and the pin (KVM_IRQ_LINE there, the fake here) sees exactly the
+ * changes the UART's own line makes. */
+static void through_the_routers_isa_pin_the_uart_raises_the_same_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct irq_router *router = test_calloc(1, sizeof(*router));
+	struct irq_line line;
+
+	irq_router_init(router, -1); /* no VM: the pin is faked */
+	router->pins[UART_COM1_IRQ].pin = (struct irq_line){fake_set_level, f, UART_COM1_IRQ};
+	assert_int_equal(irq_router_line(router, UART_COM1_IRQ, &line), 0);
+	uart16550_exit(&f->uart);
+	uart16550_init(&f->uart, line, (struct uart16550_host){host_tx, host_rx_space, f});
+
+	out(f, UART_IER, UART_IER_THRI);
+	assert_int_equal(f->irq_level, 1);
+	assert_int_equal(f->irq_gsi, UART_COM1_IRQ);
+	out(f, UART_IER, UART_IER_THRI | UART_IER_RDI); /* still pending: no call */
+	assert_int_equal(f->irq_calls, 1);
+	assert_int_equal(in(f, UART_IIR) & 0x0f, UART_IIR_THRI);
+	assert_int_equal(f->irq_level, 0);
+	assert_int_equal(f->irq_calls, 2);
+	irq_router_exit(router);
+	test_free(router);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -450,6 +478,7 @@ int main(void)
 		T(loopback_overrun_sets_lsr_oe_once),
 		T(msr_delta_bits_clear_on_read),
 		T(wide_access_touches_only_first_register),
+		T(through_the_routers_isa_pin_the_uart_raises_the_same_changes),
 	};
 	return cmocka_run_group_tests_name("uart16550", tests, NULL, NULL);
 }
