@@ -62,6 +62,8 @@ void ioloop_destroy(struct ioloop *loop)
 
 static int ioloop_add_watch(struct ioloop *loop, struct ioloop_watch watch)
 {
+	if (!loop->ring_ready)
+		return -ENXIO;
 	if (loop->thread_started)
 		return -EBUSY;
 	if (loop->nr_watches == IOLOOP_MAX_WATCHES)
@@ -203,6 +205,8 @@ int ioloop_start(struct ioloop *loop)
 {
 	int rc;
 
+	if (!loop->ring_ready)
+		return 0;
 	if (sem_init(&loop->begun, 0, 0))
 		return -errno;
 	rc = -pthread_create(&loop->thread, NULL, ioloop_thread, loop);

@@ -1,7 +1,9 @@
 /* The VM's I/O thread: one io_uring that waits on device eventfds (queue
  * notifications from KVM ioeventfds) and on back-end fds (a tap), and
  * carries the devices' own asynchronous I/O. Callbacks run on the I/O
- * thread, never on a vCPU. */
+ * thread, never on a vCPU. A VM sets one up only for devices that need
+ * it, since some hosts refuse io_uring; a loop never set up (zeroed,
+ * stop_fd -1) takes no watches and starts no thread. */
 #ifndef SKIFF_VMM_IOLOOP_H
 #define SKIFF_VMM_IOLOOP_H
 
@@ -29,7 +31,7 @@ struct ioloop_watch {
 
 struct ioloop {
 	struct io_uring ring;
-	bool ring_ready;
+	bool ring_ready; /* ioloop_init succeeded */
 	pthread_t thread;
 	bool thread_started;
 	sem_t begun;  /* the thread has armed the watches... */
@@ -39,11 +41,14 @@ struct ioloop {
 	struct ioloop_watch watches[IOLOOP_MAX_WATCHES];
 };
 
+/* Returns 0, or a negative errno: io_uring_queue_init's when the host
+ * refuses io_uring. */
 int ioloop_init(struct ioloop *loop);
 void ioloop_destroy(struct ioloop *loop);
 
 /* Calls fn(opaque) on the I/O thread each time fd (an eventfd) becomes
- * readable, after draining its counter. Register before ioloop_start. */
+ * readable, after draining its counter. Register after ioloop_init and
+ * before ioloop_start (-ENXIO, -EBUSY otherwise). */
 int ioloop_watch_eventfd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque);
 
 /* Calls fn(opaque) on the I/O thread when fd (a tap, a socket, a pipe)
@@ -51,7 +56,7 @@ int ioloop_watch_eventfd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque
  * watch reports wake-ups, not levels: data fn leaves unread is reported
  * again only when more arrives, so whoever stops reading early must come
  * back on their own (a device does so when the driver kicks a queue).
- * Register before ioloop_start. */
+ * Register after ioloop_init and before ioloop_start. */
 int ioloop_watch_fd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque);
 
 /* On the I/O thread only (the ring is that thread's: the kernel refuses
@@ -60,6 +65,7 @@ int ioloop_watch_fd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque);
  * round of callbacks ends. */
 struct io_uring_sqe *ioloop_prep(struct ioloop *loop, struct ioloop_op *op);
 
+/* Starts the thread; a loop never set up has nothing to run and returns 0. */
 int ioloop_start(struct ioloop *loop);
 void ioloop_stop(struct ioloop *loop);
 

@@ -1,0 +1,72 @@
+/* The I/O thread's loop as a VM without virtio devices has it: never set
+ * up, so no io_uring is asked for; and one that is set up, driving a
+ * watch. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vmm/ioloop.h"
+
+/* The state vm_create leaves it in. */
+static void loop_never_set_up(struct ioloop *loop)
+{
+	memset(loop, 0, sizeof(*loop));
+	loop->stop_fd = -1;
+}
+
+static void count_call(void *opaque)
+{
+	__atomic_add_fetch((unsigned *)opaque, 1, __ATOMIC_RELEASE);
+}
+
+static void a_loop_never_set_up_refuses_watches_and_starts_no_thread(void **state)
+{
+	struct ioloop loop;
+	unsigned calls = 0;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	loop_never_set_up(&loop);
+	assert_int_equal(ioloop_watch_eventfd(&loop, fd, count_call, &calls), -ENXIO);
+	assert_int_equal(ioloop_watch_fd(&loop, fd, count_call, &calls), -ENXIO);
+	assert_int_equal(ioloop_start(&loop), 0);
+	assert_false(loop.thread_started);
+	ioloop_stop(&loop);
+	ioloop_destroy(&loop);
+	close(fd);
+}
+
+static void a_watch_runs_on_the_thread_once_set_up(void **state)
+{
+	struct ioloop loop;
+	unsigned calls = 0;
+	uint64_t one = 1;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	assert_int_equal(ioloop_init(&loop), 0);
+	assert_int_equal(ioloop_watch_eventfd(&loop, fd, count_call, &calls), 0);
+	assert_int_equal(ioloop_start(&loop), 0);
+	assert_int_equal(ioloop_watch_eventfd(&loop, fd, count_call, &calls), -EBUSY);
+	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+	for (int i = 0; i < 2000 && !__atomic_load_n(&calls, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	assert_int_equal(__atomic_load_n(&calls, __ATOMIC_ACQUIRE), 1);
+	ioloop_destroy(&loop);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_loop_never_set_up_refuses_watches_and_starts_no_thread),
+		cmocka_unit_test(a_watch_runs_on_the_thread_once_set_up),
+	};
+	return cmocka_run_group_tests_name("ioloop", tests, NULL, NULL);
+}
