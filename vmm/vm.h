@@ -53,7 +53,7 @@ struct vm {
 
 	struct irq_router irqs;
 	struct pci_host pci;
-	struct ioloop ioloop;
+	struct ioloop ioloop; /* set up by the first virtio device */
 	struct virtio_rng *rng;
 	unsigned nr_disks;
 	struct virtio_blk *disks[CONFIG_MAX_DISKS];

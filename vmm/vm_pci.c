@@ -16,6 +16,37 @@ static int vm_pci_fail(char *err, size_t n, const char *what, int rc)
 	return SKIFF_EXIT_VMM_ERROR;
 }
 
+/* What usually refuses io_uring, for the message. */
+static const char *vm_pci_io_uring_hint(int rc)
+{
+	switch (rc) {
+	case -EPERM:
+		return " (io_uring disabled by sysctl kernel.io_uring_disabled or a seccomp "
+		       "filter?)";
+	case -ENOSYS:
+		return " (a kernel without io_uring, or a seccomp filter?)";
+	case -ENOMEM:
+		return " (RLIMIT_MEMLOCK too low for the ring on an older kernel?)";
+	default:
+		return "";
+	}
+}
+
+/* The I/O thread runs the virtio devices, so its io_uring is set up by
+ * the first of them: a VM without one runs on a host that refuses
+ * io_uring, and one with them stops here, before anything is opened for
+ * the device, naming the option that needed it. */
+static int vm_pci_need_ioloop(struct vm *vm, const char *option, char *err, size_t n)
+{
+	int rc = vm->ioloop.ring_ready ? 0 : ioloop_init(&vm->ioloop);
+
+	if (!rc)
+		return 0;
+	snprintf(err, n, "%s needs io_uring, which this host refuses: %s%s", option, strerror(-rc),
+		 vm_pci_io_uring_hint(rc));
+	return SKIFF_EXIT_VMM_ERROR;
+}
+
 int vm_pci_next_slot(struct pci_host *pci, struct irq_router *irqs, struct vm_pci_slot *next)
 {
 	int slot = pci_host_free_slot(pci);
@@ -52,8 +83,10 @@ static int vm_pci_plug_virtio(struct vm *vm, struct virtio_pci *vp, unsigned slo
 static int vm_pci_add_rng(struct vm *vm, char *err, size_t n)
 {
 	struct vm_pci_slot at;
-	int rc;
+	int rc = vm_pci_need_ioloop(vm, "--rng", err, n);
 
+	if (rc)
+		return rc;
 	vm->rng = calloc(1, sizeof(*vm->rng));
 	if (!vm->rng)
 		return vm_pci_fail(err, n, "virtio-rng", -ENOMEM);
@@ -68,10 +101,13 @@ static int vm_pci_add_rng(struct vm *vm, char *err, size_t n)
 
 static int vm_pci_add_disk(struct vm *vm, const struct disk_config *disk, char *err, size_t n)
 {
-	struct virtio_blk *blk = calloc(1, sizeof(*blk));
+	struct virtio_blk *blk;
 	struct vm_pci_slot at;
-	int rc;
+	int rc = vm_pci_need_ioloop(vm, "--disk", err, n);
 
+	if (rc)
+		return rc;
+	blk = calloc(1, sizeof(*blk));
 	if (!blk)
 		return vm_pci_fail(err, n, "virtio-blk", -ENOMEM);
 	if (virtio_blk_open(blk, disk->path, disk->read_only, err, n)) {
@@ -90,10 +126,13 @@ static int vm_pci_add_disk(struct vm *vm, const struct disk_config *disk, char *
 
 static int vm_pci_add_net(struct vm *vm, const struct net_config *cfg, char *err, size_t n)
 {
-	struct virtio_net *net = calloc(1, sizeof(*net));
+	struct virtio_net *net;
 	struct vm_pci_slot at;
-	int rc;
+	int rc = vm_pci_need_ioloop(vm, "--net", err, n);
 
+	if (rc)
+		return rc;
+	net = calloc(1, sizeof(*net));
 	if (!net)
 		return vm_pci_fail(err, n, "virtio-net", -ENOMEM);
 	if (virtio_net_open_tap(net, cfg->tap, cfg->mac, err, n)) {
@@ -128,8 +167,10 @@ static int vm_pci_add_console(struct vm *vm, char *err, size_t n)
 	struct virtio_console_host host = {console_port_write, console_guest_rx_space,
 					   &vm->console};
 	struct vm_pci_slot at;
-	int rc;
+	int rc = vm_pci_need_ioloop(vm, "--console virtio", err, n);
 
+	if (rc)
+		return rc;
 	vm->vcon = calloc(1, sizeof(*vm->vcon));
 	if (!vm->vcon)
 		return vm_pci_fail(err, n, "virtio-console", -ENOMEM);
@@ -149,14 +190,9 @@ static int vm_pci_add_console(struct vm *vm, char *err, size_t n)
 
 int vm_pci_create(struct vm *vm, char *err, size_t n)
 {
-	int rc;
-
-	rc = ioloop_init(&vm->ioloop);
-	if (rc)
-		return vm_pci_fail(err, n, "I/O thread (io_uring)", rc);
-	rc = pci_host_init(&vm->pci, &vm->pio, &vm->mmio, VM_PCI_MMIO_BASE,
-			   VM_PCI_MMIO_END - VM_PCI_MMIO_BASE, VM_PCI_PIO_BASE,
-			   VM_PCI_PIO_END - VM_PCI_PIO_BASE);
+	int rc = pci_host_init(&vm->pci, &vm->pio, &vm->mmio, VM_PCI_MMIO_BASE,
+			       VM_PCI_MMIO_END - VM_PCI_MMIO_BASE, VM_PCI_PIO_BASE,
+			       VM_PCI_PIO_END - VM_PCI_PIO_BASE);
 	if (rc)
 		return vm_pci_fail(err, n, "PCI host bridge", rc);
 	for (unsigned i = 0; i < vm->cfg->nr_disks; i++)
