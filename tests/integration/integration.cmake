@@ -3,7 +3,12 @@
 set(SKIFF_KVM_HOST ${CMAKE_SOURCE_DIR}/tools/kvm-host)
 set(SKIFF_IT_DIR ${CMAKE_SOURCE_DIR}/tests/integration)
 set(SKIFF_IT_ENV
-  "SKIFF=${CMAKE_BINARY_DIR}/skiff;SKIFF_NET=${CMAKE_BINARY_DIR}/skiff-net;GUEST_ELF=${SKIFF_GUEST_ELF}")
+  "SKIFF=${CMAKE_BINARY_DIR}/skiff;SKIFF_NET=${CMAKE_BINARY_DIR}/skiff-net;GUEST_ELF=${SKIFF_GUEST_ELF};WITHOUT_IO_URING=${CMAKE_CURRENT_BINARY_DIR}/without-io-uring")
+
+# Runs a command where io_uring_setup fails, as on a host that refuses
+# io_uring (test_bad_input.sh).
+add_executable(without-io-uring ${SKIFF_IT_DIR}/without_io_uring.c)
+target_link_libraries(without-io-uring PRIVATE skiff_flags)
 
 # skiff_integration_test(NAME SCRIPT [KVM_HOST_ARGS...])
 # ctest's limit is above kvm-host's own (boot <= 180 s, the command 780 s,

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Bad arguments and bad kernels: a clear message naming the problem and
 # exit status 2, before any guest starts; no KVM: a message pointing to
-# tools/kvm-host.
+# tools/kvm-host; a host that refuses io_uring: a guest without virtio
+# devices runs, an option that needs io_uring is a message naming both.
 . "$(dirname "$0")/lib.sh"
+
+WITHOUT_IO_URING=${WITHOUT_IO_URING:-build/tests/without-io-uring}
 
 k=$TEST_TMP/kernels
 mkdir -p "$k"
@@ -57,5 +60,46 @@ out=$TEST_TMP/nokvm.out err=$TEST_TMP/nokvm.err
 expect_status "no /dev/kvm" 1
 expect_line "no /dev/kvm: message names it" "$err" 'cannot open /dev/kvm'
 expect_line "no /dev/kvm: points to tools/kvm-host" "$err" 'tools/kvm-host'
+
+# run_without_io_uring NAME ERRNO INPUT ARGS...: run_skiff where
+# io_uring_setup fails with ERRNO (EPERM or ENOSYS), as on a host with
+# kernel.io_uring_disabled=2, Docker's seccomp profile or an old kernel.
+run_without_io_uring() {
+	local name=$1 errno=$2 input=$3 skiff=$SKIFF
+	shift 3
+	SKIFF=$WITHOUT_IO_URING run_skiff "$name" "$input" "$errno" "$skiff" "$@"
+}
+
+# expect_io_uring_refused NAME ERRNO MESSAGE OPTION ARGS...: without io_uring,
+# ARGS make skiff stop before the guest starts, with status 1 (the host
+# lacks something, as without /dev/kvm) and a message naming OPTION.
+expect_io_uring_refused() {
+	local name=$1 errno=$2 message=$3 option=$4
+	shift 4
+	run_without_io_uring "$name" "$errno" '' run "$@"
+	expect_status "$name" 1
+	expect_line "$name: message" "$err" \
+		"^skiff run: $option needs io_uring, which this host refuses: $message"
+	check "$name: no guest output" test ! -s "$out"
+}
+
+run_without_io_uring no_io_uring EPERM 'info\npoweroff\n' run
+expect_status "no io_uring, no virtio device: poweroff" 0
+expect_line "no io_uring, no virtio device: boot completes" "$out" '^skiff-guest ready'
+expect_line "no io_uring, no virtio device: the guest powers off" "$out" \
+	'skiff-guest: powering off'
+
+img=$TEST_TMP/disk.img
+head -c 1M /dev/urandom >"$img"
+touch -d '2001-01-01 00:00' "$img"
+before=$(stat -c '%s %Y' "$img")$(md5sum <"$img")
+expect_io_uring_refused no_io_uring_disk EPERM \
+	'Operation not permitted \(io_uring disabled by sysctl kernel.io_uring_disabled or a seccomp filter\?\)$' \
+	--disk --disk "$img"
+check "no io_uring: the disk image is untouched" \
+	test "$(stat -c '%s %Y' "$img")$(md5sum <"$img")" = "$before"
+expect_io_uring_refused no_io_uring_rng ENOSYS 'Function not implemented' --rng --rng
+expect_io_uring_refused no_io_uring_console EPERM 'Operation not permitted' \
+	'--console virtio' --console virtio
 
 finish
