@@ -2,8 +2,10 @@
  * up, so no io_uring is asked for; and one that is set up, driving a
  * watch. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -62,11 +64,70 @@ static void a_watch_runs_on_the_thread_once_set_up(void **state)
 	close(fd);
 }
 
+/* A device's pattern: on a kick, queue operations on the ring; their
+ * completions come back on the same thread without another kick. */
+#define BURST_OPS 8
+
+struct nop_op {
+	struct ioloop_op op; /* first: the loop hands back &op */
+	struct nop_burst *burst;
+};
+
+struct nop_burst {
+	struct ioloop *loop;
+	struct nop_op ops[BURST_OPS];
+	unsigned done;
+	pthread_t queued_on;
+	bool done_elsewhere;
+};
+
+static void nop_done(struct ioloop_op *op, int res)
+{
+	struct nop_burst *b = ((struct nop_op *)op)->burst;
+
+	b->done_elsewhere |= res != 0 || !pthread_equal(pthread_self(), b->queued_on);
+	__atomic_add_fetch(&b->done, 1, __ATOMIC_RELEASE);
+}
+
+static void queue_nops(void *opaque)
+{
+	struct nop_burst *b = opaque;
+
+	b->queued_on = pthread_self();
+	for (unsigned i = 0; i < BURST_OPS; i++) {
+		struct io_uring_sqe *sqe = ioloop_prep(b->loop, &b->ops[i].op);
+		if (sqe)
+			io_uring_prep_nop(sqe);
+	}
+}
+
+static void operations_queued_by_a_callback_complete_on_the_io_thread(void **state)
+{
+	struct ioloop loop;
+	struct nop_burst burst = {.loop = &loop};
+	uint64_t one = 1;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	for (unsigned i = 0; i < BURST_OPS; i++)
+		burst.ops[i] = (struct nop_op){{nop_done}, &burst};
+	assert_int_equal(ioloop_init(&loop), 0);
+	assert_int_equal(ioloop_watch_eventfd(&loop, fd, queue_nops, &burst), 0);
+	assert_int_equal(ioloop_start(&loop), 0);
+	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+	for (int i = 0; i < 2000 && __atomic_load_n(&burst.done, __ATOMIC_ACQUIRE) < BURST_OPS; i++)
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	assert_int_equal(__atomic_load_n(&burst.done, __ATOMIC_ACQUIRE), BURST_OPS);
+	assert_false(burst.done_elsewhere);
+	ioloop_destroy(&loop);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_loop_never_set_up_refuses_watches_and_starts_no_thread),
 		cmocka_unit_test(a_watch_runs_on_the_thread_once_set_up),
+		cmocka_unit_test(operations_queued_by_a_callback_complete_on_the_io_thread),
 	};
 	return cmocka_run_group_tests_name("ioloop", tests, NULL, NULL);
 }
