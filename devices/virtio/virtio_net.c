@@ -17,6 +17,12 @@ static bool net_has(const struct virtio_net *net, uint64_t feature)
 	return virtio_has_feature(&net->vp.vdev, feature);
 }
 
+/* Whether a receive offload (VIRTIO_NET_F_GUEST_*) is in force. */
+static bool net_offload_on(const struct virtio_net *net, uint64_t offload)
+{
+	return (net->guest_offloads & offload) == offload;
+}
+
 /* Appends bufs to iov, leaving out their first `skip` bytes; returns the
  * number of iovecs added (at most nr). */
 static unsigned net_iov_from(struct iovec *iov, const struct virtq_buf *bufs, unsigned nr,
@@ -65,13 +71,13 @@ static int net_tap_failed(struct virtio_net *net, const char *op, int err)
 }
 
 /* The tap's header for a received frame, made into one the driver agreed
- * to take: false when the frame needs an offload it did not negotiate
+ * to take: false when the frame needs an offload that is not in force
  * (queued in the tap before a reset turned the offloads off). */
 static bool net_rx_hdr_ok(const struct virtio_net *net, struct virtio_net_hdr *hdr)
 {
 	uint8_t gso = hdr->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
 
-	if (!net_has(net, VIRTIO_NET_F_GUEST_CSUM)) {
+	if (!net_offload_on(net, VIRTIO_NET_F_GUEST_CSUM)) {
 		if (hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
 			return false;
 		hdr->flags = 0;
@@ -79,22 +85,24 @@ static bool net_rx_hdr_ok(const struct virtio_net *net, struct virtio_net_hdr *h
 	hdr->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
 	if (!(hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
 		hdr->csum_start = hdr->csum_offset = 0;
-	if ((hdr->gso_type & VIRTIO_NET_HDR_GSO_ECN) && !net_has(net, VIRTIO_NET_F_GUEST_ECN))
+	if ((hdr->gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
+	    !net_offload_on(net, VIRTIO_NET_F_GUEST_ECN))
 		return false;
 	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
 		hdr->gso_type = VIRTIO_NET_HDR_GSO_NONE;
 		hdr->hdr_len = hdr->gso_size = 0;
 		return true;
 	}
-	return (gso == VIRTIO_NET_HDR_GSO_TCPV4 && net_has(net, VIRTIO_NET_F_GUEST_TSO4)) ||
-	       (gso == VIRTIO_NET_HDR_GSO_TCPV6 && net_has(net, VIRTIO_NET_F_GUEST_TSO6));
+	return (gso == VIRTIO_NET_HDR_GSO_TCPV4 && net_offload_on(net, VIRTIO_NET_F_GUEST_TSO4)) ||
+	       (gso == VIRTIO_NET_HDR_GSO_TCPV6 && net_offload_on(net, VIRTIO_NET_F_GUEST_TSO6));
 }
 
 /* Bytes of receive buffers worth holding before reading a frame: the
- * largest frame the tap may hand over with the negotiated offloads. */
+ * largest frame the tap may hand over with the offloads in force. */
 static uint64_t net_rx_frame_need(const struct virtio_net *net)
 {
-	bool gso = net_has(net, VIRTIO_NET_F_GUEST_TSO4) || net_has(net, VIRTIO_NET_F_GUEST_TSO6);
+	bool gso = net_offload_on(net, VIRTIO_NET_F_GUEST_TSO4) ||
+		   net_offload_on(net, VIRTIO_NET_F_GUEST_TSO6);
 
 	return VIRTIO_NET_HDR_BYTES + (gso ? VIRTIO_NET_MAX_FRAME : VIRTIO_NET_MTU_FRAME);
 }
@@ -428,31 +436,38 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 		virtio_queue_drain(vdev, q, net_tx);
 }
 
-/* The offloads the tap applies to frames for the guest: what the driver
- * negotiated, in TUNSETOFFLOAD's terms. */
+/* The offloads the tap applies to frames for the guest: those in force,
+ * in TUNSETOFFLOAD's terms. The tap takes segmentation only with the
+ * checksum offload and ECN only with segmentation; short of that it does
+ * less than the driver allows, never more. */
 static unsigned net_tun_offloads(const struct virtio_net *net)
 {
 	unsigned flags = 0;
 
-	if (!net_has(net, VIRTIO_NET_F_GUEST_CSUM))
+	if (!net_offload_on(net, VIRTIO_NET_F_GUEST_CSUM))
 		return 0;
 	flags |= TUN_F_CSUM;
-	if (net_has(net, VIRTIO_NET_F_GUEST_TSO4))
+	if (net_offload_on(net, VIRTIO_NET_F_GUEST_TSO4))
 		flags |= TUN_F_TSO4;
-	if (net_has(net, VIRTIO_NET_F_GUEST_TSO6))
+	if (net_offload_on(net, VIRTIO_NET_F_GUEST_TSO6))
 		flags |= TUN_F_TSO6;
-	if (net_has(net, VIRTIO_NET_F_GUEST_ECN))
+	if ((flags & (TUN_F_TSO4 | TUN_F_TSO6)) && net_offload_on(net, VIRTIO_NET_F_GUEST_ECN))
 		flags |= TUN_F_TSO_ECN;
 	return flags;
 }
 
-static int net_tap_set_offloads(struct virtio_net *net, unsigned flags)
+/* The tap hands the guest frames with the offloads in force, from now on. */
+static int net_tap_apply_offloads(struct virtio_net *net)
 {
-	if (!net->is_tap || ioctl(net->tap_fd, TUNSETOFFLOAD, flags) == 0)
-		return 0;
-	fprintf(stderr, "skiff: virtio-net: tap '%s': TUNSETOFFLOAD 0x%x: %s\n", net->ifname, flags,
-		strerror(errno));
-	return -1;
+	unsigned flags = net_tun_offloads(net);
+
+	if (net->is_tap && ioctl(net->tap_fd, TUNSETOFFLOAD, flags) < 0) {
+		fprintf(stderr, "skiff: virtio-net: tap '%s': TUNSETOFFLOAD 0x%x: %s\n",
+			net->ifname, flags, strerror(errno));
+		return -1;
+	}
+	net->tap_offload_flags = flags;
+	return 0;
 }
 
 /* Once the driver is live the tap hands over frames as it negotiated,
@@ -462,7 +477,8 @@ static int net_activate(struct virtio_device *vdev)
 {
 	struct virtio_net *net = vdev->backend;
 
-	if (net_tap_set_offloads(net, net_tun_offloads(net)) < 0)
+	net->guest_offloads = vdev->driver_features & VIRTIO_NET_GUEST_OFFLOADS;
+	if (net_tap_apply_offloads(net) < 0)
 		return -1;
 	if (vdev->transport->kick)
 		vdev->transport->kick(vdev, VIRTIO_NET_RX_QUEUE);
@@ -476,7 +492,8 @@ static void net_reset(struct virtio_device *vdev)
 	struct virtio_net *net = vdev->backend;
 
 	net_rx_forget(&net->rx);
-	net_tap_set_offloads(net, 0);
+	net->guest_offloads = 0;
+	net_tap_apply_offloads(net);
 }
 
 /* The feature dependencies of virtio 1.x 5.1.3.1: segmentation needs the

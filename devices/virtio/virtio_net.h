@@ -124,6 +124,12 @@ struct virtio_net {
 	bool tap_offloads; /* the tap takes TUNSETOFFLOAD for the guest offloads */
 	char ifname[IFNAMSIZ];
 	bool tap_failed; /* the tap reported an error: it is no longer read */
+	/* The receive offloads in force (VIRTIO_NET_GUEST_OFFLOADS bits): the
+	 * negotiated ones from DRIVER_OK on, none after a reset. */
+	uint64_t guest_offloads;
+	/* The flags last given to the tap with TUNSETOFFLOAD (recorded for a
+	 * test's socket too, which takes no such ioctl). */
+	unsigned tap_offload_flags;
 	struct virtio_net_config config;
 	struct virtio_net_stats stats;
 	struct virtio_net_rx rx;
