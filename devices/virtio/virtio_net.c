@@ -428,14 +428,6 @@ static int64_t net_tx(struct virtio_device *vdev, struct virtq_chain *chain)
 	return 0;
 }
 
-static void net_queue_notify(struct virtio_device *vdev, unsigned q)
-{
-	if (q == VIRTIO_NET_RX_QUEUE)
-		net_rx_pump(vdev);
-	else
-		virtio_queue_drain(vdev, q, net_tx);
-}
-
 /* The offloads the tap applies to frames for the guest: those in force,
  * in TUNSETOFFLOAD's terms. The tap takes segmentation only with the
  * checksum offload and ECN only with segmentation; short of that it does
@@ -470,6 +462,195 @@ static int net_tap_apply_offloads(struct virtio_net *net)
 	return 0;
 }
 
+/* --- The control queue (virtio 1.x 5.1.6.5) ------------------------- */
+
+/* Copies len bytes of a chain's device-readable part from byte off on;
+ * the caller checked that they are there. */
+static void net_chain_read(const struct virtq_chain *chain, uint64_t off, void *dst, size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned i = 0; i < chain->nr_out && done < len; i++) {
+		const struct virtq_buf *buf = &chain->bufs[i];
+		if (off >= buf->len) {
+			off -= buf->len;
+			continue;
+		}
+		size_t n = buf->len - off < len - done ? (size_t)(buf->len - off) : len - done;
+		memcpy((uint8_t *)dst + done, (const uint8_t *)buf->hva + off, n);
+		done += n;
+		off = 0;
+	}
+}
+
+/* Data of VIRTIO_NET_CTRL_MAC_TABLE_SET: its length follows its counts. */
+#define NET_CTRL_LEN_MAC_TABLES UINT32_MAX
+
+/* The commands the device knows: the feature that allows each (every one
+ * of them needs CTRL_VQ, so a driver without it that enables queue 2 gets
+ * VIRTIO_NET_ERR for everything) and the exact length of its data. */
+static const struct net_ctrl_rule {
+	uint8_t class, cmd;
+	uint64_t feature;
+	uint32_t len;
+} net_ctrl_rules[] = {
+	{VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, VIRTIO_NET_F_CTRL_RX, 1},
+	{VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, VIRTIO_NET_F_CTRL_RX, 1},
+	{VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, VIRTIO_NET_F_CTRL_RX,
+	 NET_CTRL_LEN_MAC_TABLES},
+	{VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, VIRTIO_NET_F_CTRL_MAC_ADDR,
+	 VIRTIO_NET_MAC_BYTES},
+	{VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
+	 VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, sizeof(uint64_t)},
+};
+
+/* A command that passed net_ctrl_parse, with its fixed-length data. */
+struct net_ctrl_cmd {
+	struct virtio_net_ctrl_hdr hdr;
+	uint8_t data[8];
+};
+
+/* VIRTIO_NET_CTRL_MAC_TABLE_SET's data, `len` bytes after the header: a
+ * le32 count and that many MACs, twice, and nothing more. Each count is
+ * read once and bounded by what is left, with checked arithmetic. */
+static bool net_ctrl_mac_tables_ok(const struct virtq_chain *chain, uint64_t len)
+{
+	uint64_t off = 0;
+
+	for (int table = 0; table < 2; table++) {
+		uint32_t entries;
+		uint64_t at, bytes;
+
+		if (__builtin_add_overflow(off, sizeof(entries), &at) || at > len)
+			return false;
+		net_chain_read(chain, sizeof(struct virtio_net_ctrl_hdr) + off, &entries,
+			       sizeof(entries));
+		if (__builtin_mul_overflow((uint64_t)le32toh(entries), VIRTIO_NET_MAC_BYTES,
+					   &bytes) ||
+		    __builtin_add_overflow(at, bytes, &off) || off > len)
+			return false;
+	}
+	return off == len;
+}
+
+/* Every rule a control command must keep, checked in one place: a whole
+ * header, a command the device knows, its feature negotiated, and data of
+ * exactly the length the command takes. Copies the header and the data
+ * (fixed-length commands) into *cmd once; false: answer VIRTIO_NET_ERR. */
+static bool net_ctrl_parse(const struct virtio_net *net, const struct virtq_chain *chain,
+			   struct net_ctrl_cmd *cmd)
+{
+	const struct net_ctrl_rule *rule = NULL;
+	uint64_t len;
+
+	if (chain->out_bytes < sizeof(cmd->hdr))
+		return false;
+	net_chain_read(chain, 0, &cmd->hdr, sizeof(cmd->hdr));
+	len = chain->out_bytes - sizeof(cmd->hdr);
+	for (size_t i = 0; i < sizeof(net_ctrl_rules) / sizeof(net_ctrl_rules[0]); i++)
+		if (net_ctrl_rules[i].class == cmd->hdr.class &&
+		    net_ctrl_rules[i].cmd == cmd->hdr.cmd)
+			rule = &net_ctrl_rules[i];
+	if (!rule || !net_has(net, rule->feature))
+		return false;
+	if (rule->len == NET_CTRL_LEN_MAC_TABLES)
+		return net_ctrl_mac_tables_ok(chain, len);
+	if (len != rule->len || rule->len > sizeof(cmd->data))
+		return false;
+	net_chain_read(chain, sizeof(cmd->hdr), cmd->data, rule->len);
+	return true;
+}
+
+/* VIRTIO_NET_CTRL_MAC_ADDR_SET: the MAC in config space, as the driver
+ * reads it (a multicast or all-zero one, which --net refuses too, is not
+ * taken). A reset brings back the VMM's. */
+static uint8_t net_ctrl_set_mac(struct virtio_net *net, const uint8_t mac[VIRTIO_NET_MAC_BYTES])
+{
+	static const uint8_t zero[VIRTIO_NET_MAC_BYTES];
+
+	if ((mac[0] & 1) || memcmp(mac, zero, sizeof(zero)) == 0)
+		return VIRTIO_NET_ERR;
+	memcpy(net->config.mac, mac, VIRTIO_NET_MAC_BYTES);
+	net->vp.vdev.config_generation++;
+	return VIRTIO_NET_OK;
+}
+
+/* VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET: the receive offloads the driver
+ * wants from now on, only among those it negotiated; the tap follows at
+ * once (and then hands over whole, checksummed frames for those turned
+ * off), or nothing changes. */
+static uint8_t net_ctrl_set_offloads(struct virtio_net *net, uint64_t offloads)
+{
+	uint64_t old = net->guest_offloads;
+
+	if (offloads & ~(net->vp.vdev.driver_features & VIRTIO_NET_GUEST_OFFLOADS))
+		return VIRTIO_NET_ERR;
+	net->guest_offloads = offloads;
+	if (net_tap_apply_offloads(net) < 0) {
+		net->guest_offloads = old;
+		return VIRTIO_NET_ERR;
+	}
+	/* Nor may a frame read before, waiting in the spill for buffers,
+	 * reach the driver with an offload it has turned off. */
+	if (net->rx.partial_len && !net_rx_hdr_ok(net, &net->rx.partial_hdr)) {
+		net->rx.partial_len = 0;
+		net->stats.rx_dropped++;
+	}
+	return VIRTIO_NET_OK;
+}
+
+/* Carries out a command net_ctrl_parse passed. */
+static uint8_t net_ctrl_run(struct virtio_net *net, const struct net_ctrl_cmd *cmd)
+{
+	uint64_t offloads;
+
+	if (cmd->hdr.class == VIRTIO_NET_CTRL_GUEST_OFFLOADS) {
+		memcpy(&offloads, cmd->data, sizeof(offloads));
+		return net_ctrl_set_offloads(net, le64toh(offloads));
+	}
+	if (cmd->hdr.class == VIRTIO_NET_CTRL_MAC && cmd->hdr.cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET)
+		return net_ctrl_set_mac(net, cmd->data);
+	/* What is left is receive filtering: PROMISC, ALLMULTI and the MAC
+	 * tables are taken, and nothing is filtered. The tap hands over what
+	 * the host sends to it: every frame a filter could let through, and
+	 * at most some it would not. The spec makes filtering best-effort
+	 * (5.1.6.5.1: "unwanted packets could still arrive"), and the guest's
+	 * stack drops frames that are not for it unless it asked for them. So
+	 * whatever mode a driver asks for here is in force already. */
+	return VIRTIO_NET_OK;
+}
+
+/* One control command: header and data device-readable, then the ack
+ * byte, the first device-writable one. A chain without it cannot be
+ * answered and sets NEEDS_RESET; a command that breaks its own rules, or
+ * that the device does not know, is answered VIRTIO_NET_ERR. */
+static int64_t net_ctrl(struct virtio_device *vdev, struct virtq_chain *chain)
+{
+	struct virtio_net *net = vdev->backend;
+	struct net_ctrl_cmd cmd;
+	uint8_t ack = VIRTIO_NET_ERR;
+
+	if (!chain->nr_in) {
+		virtio_device_error(vdev, "control command without a device-writable ack byte");
+		return -1;
+	}
+	if (net_ctrl_parse(net, chain, &cmd))
+		ack = net_ctrl_run(net, &cmd);
+	memcpy(virtq_chain_in(chain)[0].hva, &ack, sizeof(ack));
+	return sizeof(ack);
+}
+
+/* Kicks of all three queues run here, on the I/O thread. */
+static void net_queue_notify(struct virtio_device *vdev, unsigned q)
+{
+	if (q == VIRTIO_NET_RX_QUEUE)
+		net_rx_pump(vdev);
+	else if (q == VIRTIO_NET_TX_QUEUE)
+		virtio_queue_drain(vdev, q, net_tx);
+	else
+		virtio_queue_drain(vdev, q, net_ctrl);
+}
+
 /* Once the driver is live the tap hands over frames as it negotiated,
  * and frames that queued up before are wanted: the I/O thread fetches
  * them as if the driver had kicked. */
@@ -486,7 +667,7 @@ static int net_activate(struct virtio_device *vdev)
 }
 
 /* Held chains belong to the queue being reset; the next driver may take
- * no offloads. */
+ * no offloads, and finds the VMM's MAC. */
 static void net_reset(struct virtio_device *vdev)
 {
 	struct virtio_net *net = vdev->backend;
@@ -494,10 +675,12 @@ static void net_reset(struct virtio_device *vdev)
 	net_rx_forget(&net->rx);
 	net->guest_offloads = 0;
 	net_tap_apply_offloads(net);
+	memcpy(net->config.mac, net->mac, VIRTIO_NET_MAC_BYTES);
 }
 
 /* The feature dependencies of virtio 1.x 5.1.3.1: segmentation needs the
- * checksum offload of its direction, ECN needs segmentation. */
+ * checksum offload of its direction, ECN needs segmentation, and the
+ * control commands need the control queue. */
 static bool net_features_ok(const struct virtio_device *vdev)
 {
 	uint64_t f = vdev->driver_features;
@@ -506,7 +689,9 @@ static bool net_features_ok(const struct virtio_device *vdev)
 
 	return (!guest_tso || (f & VIRTIO_NET_F_GUEST_CSUM)) &&
 	       (!(f & VIRTIO_NET_F_GUEST_ECN) || guest_tso) &&
-	       (!host_tso || (f & VIRTIO_NET_F_CSUM)) && (!(f & VIRTIO_NET_F_HOST_ECN) || host_tso);
+	       (!host_tso || (f & VIRTIO_NET_F_CSUM)) &&
+	       (!(f & VIRTIO_NET_F_HOST_ECN) || host_tso) &&
+	       (!(f & VIRTIO_NET_CTRL_FEATURES) || (f & VIRTIO_NET_F_CTRL_VQ));
 }
 
 static void net_read_config(struct virtio_device *vdev, unsigned off, uint8_t *data, unsigned len)
@@ -520,10 +705,11 @@ const struct virtio_device_ops virtio_net_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
 	.pci_class = PCI_CLASS_NETWORK_ETHERNET,
-	.num_queues = 2,
+	.num_queues = 3,
 	.queue_max_size = VIRTIO_NET_QUEUE_SIZE,
 	.features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF |
-		    VIRTIO_NET_GUEST_OFFLOADS | VIRTIO_NET_HOST_OFFLOADS,
+		    VIRTIO_NET_GUEST_OFFLOADS | VIRTIO_NET_HOST_OFFLOADS | VIRTIO_NET_F_CTRL_VQ |
+		    VIRTIO_NET_CTRL_FEATURES,
 	.config_size = sizeof(struct virtio_net_config),
 	.features_ok = net_features_ok,
 	.read_config = net_read_config,
@@ -540,6 +726,7 @@ void virtio_net_open_fd(struct virtio_net *net, int fd, const uint8_t mac[VIRTIO
 	if (fd >= 0)
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	memcpy(net->config.mac, mac, VIRTIO_NET_MAC_BYTES);
+	memcpy(net->mac, mac, VIRTIO_NET_MAC_BYTES);
 	net->config.status = VIRTIO_NET_S_LINK_UP;
 }
 

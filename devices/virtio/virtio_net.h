@@ -14,6 +14,7 @@
 
 #define VIRTIO_NET_F_CSUM (1ULL << 0)	    /* we take partial checksums */
 #define VIRTIO_NET_F_GUEST_CSUM (1ULL << 1) /* the guest takes them */
+#define VIRTIO_NET_F_CTRL_GUEST_OFFLOADS (1ULL << 2)
 #define VIRTIO_NET_F_MAC (1ULL << 5)
 #define VIRTIO_NET_F_GUEST_TSO4 (1ULL << 7)
 #define VIRTIO_NET_F_GUEST_TSO6 (1ULL << 8)
@@ -23,6 +24,9 @@
 #define VIRTIO_NET_F_HOST_ECN (1ULL << 13)
 #define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
 #define VIRTIO_NET_F_STATUS (1ULL << 16)
+#define VIRTIO_NET_F_CTRL_VQ (1ULL << 17)
+#define VIRTIO_NET_F_CTRL_RX (1ULL << 18)
+#define VIRTIO_NET_F_CTRL_MAC_ADDR (1ULL << 23)
 #define VIRTIO_NET_S_LINK_UP 1
 
 /* What the tap has to do for the guest: hand it partial checksums and
@@ -35,9 +39,13 @@
 #define VIRTIO_NET_HOST_OFFLOADS                                                                   \
 	(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 |                     \
 	 VIRTIO_NET_F_HOST_ECN)
+/* The control commands offered; each needs VIRTIO_NET_F_CTRL_VQ. */
+#define VIRTIO_NET_CTRL_FEATURES                                                                   \
+	(VIRTIO_NET_F_CTRL_RX | VIRTIO_NET_F_CTRL_GUEST_OFFLOADS | VIRTIO_NET_F_CTRL_MAC_ADDR)
 
 #define VIRTIO_NET_RX_QUEUE 0
 #define VIRTIO_NET_TX_QUEUE 1
+#define VIRTIO_NET_CTRL_QUEUE 2 /* exists only with VIRTIO_NET_F_CTRL_VQ */
 #define VIRTIO_NET_QUEUE_SIZE 256
 #define VIRTIO_NET_MAC_BYTES 6
 
@@ -61,6 +69,29 @@ _Static_assert(sizeof(struct virtio_net_hdr) == VIRTIO_NET_HDR_BYTES, "virtio_ne
 #define VIRTIO_NET_HDR_GSO_TCPV4 1
 #define VIRTIO_NET_HDR_GSO_TCPV6 4
 #define VIRTIO_NET_HDR_GSO_ECN 0x80
+
+/* A control command (virtio 1.x 5.1.6.5): this header and the command's
+ * data in device-readable buffers, then the ack byte, device-writable. */
+struct virtio_net_ctrl_hdr {
+	uint8_t class;
+	uint8_t cmd;
+} __attribute__((packed));
+
+#define VIRTIO_NET_OK 0
+#define VIRTIO_NET_ERR 1
+/* Data: one byte, 0 off or 1 on. */
+#define VIRTIO_NET_CTRL_RX 0
+#define VIRTIO_NET_CTRL_RX_PROMISC 0
+#define VIRTIO_NET_CTRL_RX_ALLMULTI 1
+/* TABLE_SET data: two tables (unicast, then multicast), each a le32 count
+ * and that many MACs. ADDR_SET data: one MAC. */
+#define VIRTIO_NET_CTRL_MAC 1
+#define VIRTIO_NET_CTRL_MAC_TABLE_SET 0
+#define VIRTIO_NET_CTRL_MAC_ADDR_SET 1
+/* Data: a le64 of VIRTIO_NET_F_GUEST_* bits, the receive offloads to have
+ * on from now on. */
+#define VIRTIO_NET_CTRL_GUEST_OFFLOADS 5
+#define VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET 0
 
 /* Largest frame (without the header) either way: a 64 KiB TCP segment
  * offload plus Ethernet and VLAN headers. Bounds the work and the host
@@ -131,6 +162,7 @@ struct virtio_net {
 	 * test's socket too, which takes no such ioctl). */
 	unsigned tap_offload_flags;
 	struct virtio_net_config config;
+	uint8_t mac[VIRTIO_NET_MAC_BYTES]; /* the VMM's, which a reset restores */
 	struct virtio_net_stats stats;
 	struct virtio_net_rx rx;
 

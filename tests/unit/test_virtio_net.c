@@ -5,6 +5,7 @@
  * plays both the guest driver and the host network on the other end. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,12 +29,16 @@
 #define QSIZE 16
 #define RX VIRTIO_NET_RX_QUEUE
 #define TX VIRTIO_NET_TX_QUEUE
+#define CTRL VIRTIO_NET_CTRL_QUEUE
+#define NQ 3
 #define HDR VIRTIO_NET_HDR_BYTES
 #define RXBUF 0x100000ULL /* receive buffer i at RXBUF + i * 0x1000 */
 #define TXBUF 0x200000ULL
+#define CTRLBUF 0x280000ULL /* a control command's header and data */
+#define ACK 0x281000ULL	    /* and its ack byte */
 #define BIGBUF 0x300000ULL
 
-static const uint64_t ring_base[2] = {0x10000, 0x14000};
+static const uint64_t ring_base[NQ] = {0x10000, 0x14000, 0x18000};
 
 struct seg {
 	uint64_t gpa;
@@ -46,9 +51,9 @@ struct rig {
 	struct ioloop loop;
 	struct virtio_net net;
 	int peer; /* the host network's end */
-	uint16_t qsize[2];
-	uint16_t avail_idx[2];
-	uint16_t next_desc[2];
+	uint16_t qsize[NQ];
+	uint16_t avail_idx[NQ];
+	uint16_t next_desc[NQ];
 	struct fake_irq irq;
 };
 
@@ -86,7 +91,8 @@ static void rig_setup_queue(struct rig *r, unsigned q)
 }
 
 /* The driver's start-up with `features` on top of VERSION_1, MAC and
- * STATUS: features, both queues, DRIVER_OK. */
+ * STATUS: features, both queues (and the control queue with CTRL_VQ),
+ * DRIVER_OK. */
 static void rig_driver_ok_with(struct rig *r, uint64_t features)
 {
 	struct virtio_device *vdev = &r->net.vp.vdev;
@@ -99,9 +105,12 @@ static void rig_driver_ok_with(struct rig *r, uint64_t features)
 	assert_true(vdev->status & VIRTIO_STATUS_FEATURES_OK);
 	rig_setup_queue(r, RX);
 	rig_setup_queue(r, TX);
+	if (features & VIRTIO_NET_F_CTRL_VQ)
+		rig_setup_queue(r, CTRL);
 	virtio_device_set_status(vdev, 0x0f);
 	pthread_mutex_unlock(&vdev->lock);
 	assert_true(vdev->vqs[RX].ready && vdev->vqs[TX].ready);
+	assert_int_equal(vdev->vqs[CTRL].ready, !!(features & VIRTIO_NET_F_CTRL_VQ));
 }
 
 static void rig_driver_ok(struct rig *r)
@@ -117,7 +126,7 @@ static void rig_restart(struct rig *r, uint64_t features)
 	pthread_mutex_lock(&vdev->lock);
 	virtio_device_set_status(vdev, 0);
 	pthread_mutex_unlock(&vdev->lock);
-	memset(ram(r, 0x10000), 0, 0x8000);
+	memset(ram(r, 0x10000), 0, 0xc000);
 	memset(r->avail_idx, 0, sizeof(r->avail_idx));
 	memset(r->next_desc, 0, sizeof(r->next_desc));
 	rig_driver_ok_with(r, features);
@@ -140,13 +149,14 @@ static int rig_setup(void **state)
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
 	r->peer = sv[1];
-	r->qsize[RX] = r->qsize[TX] = QSIZE;
+	r->qsize[RX] = r->qsize[TX] = r->qsize[CTRL] = QSIZE;
 	assert_int_equal(guest_mem_init(&r->mem, RAM_SIZE), 0);
 	virtio_net_open_fd(&r->net, sv[0], test_mac);
 	assert_int_equal(ioloop_init(&r->loop), 0);
 	struct msi_controller msi = fake_irq_msi(&r->irq);
 	assert_int_equal(virtio_net_init(&r->net, &r->mem, msi, fake_irq_intx(&r->irq, 16)), 0);
-	for (unsigned q = 0; q < 2; q++)
+	assert_int_equal(virtio_net_ops.num_queues, NQ);
+	for (unsigned q = 0; q < NQ; q++)
 		assert_int_equal(ioloop_watch_eventfd(&r->loop, r->net.vp.kick_fds[q],
 						      virtio_pci_kicked, &r->net.vp.kicks[q]),
 				 0);
@@ -808,6 +818,421 @@ static void config_space_holds_the_mac_and_link_up(void **state)
 	assert_int_equal(cfg.status, VIRTIO_NET_S_LINK_UP);
 }
 
+/* --- The control queue ------------------------------------------------- */
+
+#define CTRL_ALL (VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_CTRL_FEATURES)
+
+/* Makes a chain of segs available on the control queue and kicks: the
+ * ack byte the device wrote at ACK (which starts as 0xee), or -1 when
+ * the command was not given back within 5 s. */
+static int ctrl_send(struct rig *r, const struct seg *segs, unsigned nr)
+{
+	uint16_t want = (uint16_t)(used_idx(r, CTRL) + 1);
+
+	*ram(r, ACK) = 0xee;
+	add_chain(r, CTRL, segs, nr);
+	kick(r, CTRL);
+	if (!wait_used(r, CTRL, want))
+		return -1;
+	assert_int_equal(used_elem(r, CTRL, (uint16_t)(want - 1)).len, 1);
+	return *ram(r, ACK);
+}
+
+/* A command laid out as Linux sends it: the header, the data in a buffer
+ * of its own (none for len 0), the ack byte. */
+static int ctrl_cmd(struct rig *r, uint8_t class, uint8_t cmd, const void *data, uint32_t len)
+{
+	const struct virtio_net_ctrl_hdr hdr = {class, cmd};
+	struct seg segs[3] = {{CTRLBUF, sizeof(hdr), false}};
+	unsigned nr = 1;
+
+	memcpy(ram(r, CTRLBUF), &hdr, sizeof(hdr));
+	if (len) {
+		memcpy(ram(r, CTRLBUF + 0x100), data, len);
+		segs[nr++] = (struct seg){CTRLBUF + 0x100, len, false};
+	}
+	segs[nr++] = (struct seg){ACK, 1, true};
+	return ctrl_send(r, segs, nr);
+}
+
+static int ctrl_set_offloads(struct rig *r, uint64_t offloads)
+{
+	uint64_t le = htole64(offloads);
+
+	return ctrl_cmd(r, VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &le,
+			sizeof(le));
+}
+
+/* MAC_TABLE_SET data at buf: `uni` unicast then `multi` multicast MACs
+ * (the counts as given, the MACs made up); returns its length. */
+static uint32_t mac_tables(uint8_t *buf, uint32_t uni, uint32_t multi)
+{
+	uint32_t len = 0, counts[2] = {uni, multi};
+
+	for (int t = 0; t < 2; t++) {
+		uint32_t le = htole32(counts[t]);
+		memcpy(buf + len, &le, 4);
+		len += 4;
+		for (uint32_t i = 0; i < counts[t]; i++, len += 6)
+			memcpy(buf + len, (uint8_t[6]){t ? 0x01 : 0x02, 0, 0x5e, 0, 0, (uint8_t)i},
+			       6);
+	}
+	return len;
+}
+
+static void control_queue_is_offered_with_its_commands(void **state)
+{
+	struct rig *r = *state;
+	uint64_t offered = r->net.vp.vdev.host_features;
+
+	assert_true(offered & VIRTIO_NET_F_CTRL_VQ);
+	assert_true(offered & VIRTIO_NET_F_CTRL_RX);
+	assert_true(offered & VIRTIO_NET_F_CTRL_GUEST_OFFLOADS);
+	assert_true(offered & VIRTIO_NET_F_CTRL_MAC_ADDR);
+	/* A driver that does not take it leaves queue 2 alone and works. */
+	rig_driver_ok(r);
+	post_rx_buffers(r, 0, 1, 2048);
+	kick(r, RX);
+	host_send(r, 0, 60, 'q');
+	assert_true(wait_used(r, RX, 1));
+}
+
+static void control_rx_modes_are_acked_ok(void **state)
+{
+	struct rig *r = *state;
+	const uint8_t on = 1, off = 0;
+
+	rig_driver_ok_with(r, CTRL_ALL);
+	assert_int_equal(ctrl_cmd(r, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1),
+			 VIRTIO_NET_OK);
+	assert_int_equal(ctrl_cmd(r, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1),
+			 VIRTIO_NET_OK);
+	assert_int_equal(ctrl_cmd(r, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1),
+			 VIRTIO_NET_OK);
+	/* Nothing is filtered: a frame for another MAC still arrives. */
+	post_rx_buffers(r, 0, 1, 2048);
+	kick(r, RX);
+	host_send(r, 0, 60, 0x33);
+	assert_true(wait_used(r, RX, 1));
+	assert_false(virtio_device_broken(&r->net.vp.vdev));
+}
+
+/* Linux sends the two tables in two buffers after the header. */
+static void control_mac_tables_are_checked_and_acked_ok(void **state)
+{
+	struct rig *r = *state;
+	const struct virtio_net_ctrl_hdr hdr = {VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET};
+	uint8_t tables[64];
+	uint32_t uni = mac_tables(tables, 1, 0) - 4, multi;
+
+	rig_driver_ok_with(r, CTRL_ALL);
+	multi = mac_tables(tables, 1, 3) - uni;
+	memcpy(ram(r, CTRLBUF), &hdr, sizeof(hdr));
+	memcpy(ram(r, CTRLBUF + 0x100), tables, uni);
+	memcpy(ram(r, CTRLBUF + 0x200), tables + uni, multi);
+	const struct seg segs[] = {{CTRLBUF, sizeof(hdr), false},
+				   {CTRLBUF + 0x100, uni, false},
+				   {CTRLBUF + 0x200, multi, false},
+				   {ACK, 1, true}};
+	assert_int_equal(ctrl_send(r, segs, 4), VIRTIO_NET_OK);
+	/* Both tables empty, in one buffer. */
+	uint32_t len = mac_tables(tables, 0, 0);
+	assert_int_equal(
+		ctrl_cmd(r, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tables, len),
+		VIRTIO_NET_OK);
+}
+
+static void control_mac_addr_set_changes_the_config_mac_until_reset(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_device *vdev = &r->net.vp.vdev;
+	const uint8_t mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
+	struct virtio_net_config cfg;
+
+	rig_driver_ok_with(r, CTRL_ALL);
+	uint8_t generation = vdev->config_generation;
+	assert_int_equal(ctrl_cmd(r, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6),
+			 VIRTIO_NET_OK);
+	virtio_net_ops.read_config(vdev, 0, (uint8_t *)&cfg, sizeof(cfg));
+	assert_memory_equal(cfg.mac, mac, 6);
+	assert_int_not_equal(vdev->config_generation, generation);
+	rig_restart(r, CTRL_ALL);
+	virtio_net_ops.read_config(vdev, 0, (uint8_t *)&cfg, sizeof(cfg));
+	assert_memory_equal(cfg.mac, test_mac, 6);
+}
+
+/* What ip_forward or ethtool -K rx-gro-hw off do in Linux: segmentation
+ * off, checksums kept. The tap is told at once, and a segmented frame
+ * already queued in it is dropped rather than handed over. */
+static void control_offloads_set_changes_the_tap_offloads(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok_with(r, TCP_OFFLOADS | CTRL_ALL);
+	assert_int_equal(r->net.tap_offload_flags, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+	assert_int_equal(ctrl_set_offloads(r, VIRTIO_NET_F_GUEST_CSUM), VIRTIO_NET_OK);
+	assert_int_equal(r->net.tap_offload_flags, TUN_F_CSUM);
+	add_chain(r, RX, &(struct seg){BIGBUF, HDR + 30000, true}, 1);
+	kick(r, RX);
+	host_send_hdr(r, &tso4_hdr, 30000, 'G');
+	host_send(r, VIRTIO_NET_HDR_F_NEEDS_CSUM, 100, 'c');
+	assert_true(wait_used(r, RX, 1));
+	assert_int_equal(*ram(r, BIGBUF + HDR), 'c');
+	assert_int_equal(r->net.stats.rx_dropped, 1);
+
+	/* And back on. */
+	assert_int_equal(ctrl_set_offloads(r, VIRTIO_NET_GUEST_OFFLOADS & TCP_OFFLOADS),
+			 VIRTIO_NET_OK);
+	assert_int_equal(r->net.tap_offload_flags, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+	add_chain(r, RX, &(struct seg){BIGBUF, HDR + 30000, true}, 1);
+	kick(r, RX);
+	host_send_hdr(r, &tso4_hdr, 30000, 'H');
+	assert_true(wait_used(r, RX, 2));
+	assert_int_equal(used_elem(r, RX, 1).len, HDR + 30000);
+
+	/* None at all: the tap does no offload for the guest. */
+	assert_int_equal(ctrl_set_offloads(r, 0), VIRTIO_NET_OK);
+	assert_int_equal(r->net.tap_offload_flags, 0);
+}
+
+static void control_offloads_not_negotiated_get_err(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok_with(r, VIRTIO_NET_F_GUEST_CSUM | CTRL_ALL);
+	assert_int_equal(r->net.tap_offload_flags, TUN_F_CSUM);
+	assert_int_equal(ctrl_set_offloads(r, VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4),
+			 VIRTIO_NET_ERR);
+	assert_int_equal(ctrl_set_offloads(r, VIRTIO_NET_F_CSUM /* a transmit offload */),
+			 VIRTIO_NET_ERR);
+	assert_int_equal(ctrl_set_offloads(r, 1ULL << 10 /* GUEST_UFO, never offered */),
+			 VIRTIO_NET_ERR);
+	assert_int_equal(r->net.tap_offload_flags, TUN_F_CSUM);
+	assert_int_equal(r->net.guest_offloads, VIRTIO_NET_F_GUEST_CSUM);
+	assert_false(virtio_device_broken(&r->net.vp.vdev));
+}
+
+static void control_short_header_gets_err(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok_with(r, CTRL_ALL);
+	*ram(r, CTRLBUF) = VIRTIO_NET_CTRL_RX;
+	const struct seg segs[] = {{CTRLBUF, 1, false}, {ACK, 1, true}};
+	assert_int_equal(ctrl_send(r, segs, 2), VIRTIO_NET_ERR);
+	assert_false(virtio_device_broken(&r->net.vp.vdev));
+}
+
+static void control_command_without_an_ack_byte_needs_reset(void **state)
+{
+	struct rig *r = *state;
+	const struct virtio_net_ctrl_hdr hdr = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC};
+
+	rig_driver_ok_with(r, CTRL_ALL);
+	memcpy(ram(r, CTRLBUF), &hdr, sizeof(hdr));
+	*ram(r, CTRLBUF + sizeof(hdr)) = 1;
+	add_chain(r, CTRL, &(struct seg){CTRLBUF, sizeof(hdr) + 1, false}, 1);
+	kick(r, CTRL);
+	assert_true(wait_broken(r));
+	assert_int_equal(used_idx(r, CTRL), 0);
+}
+
+static void control_command_with_a_read_only_ack_needs_reset(void **state)
+{
+	struct rig *r = *state;
+	const struct virtio_net_ctrl_hdr hdr = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC};
+
+	rig_driver_ok_with(r, CTRL_ALL);
+	memcpy(ram(r, CTRLBUF), &hdr, sizeof(hdr));
+	*ram(r, CTRLBUF + 0x100) = 1;
+	*ram(r, ACK) = 0xee;
+	const struct seg segs[] = {
+		{CTRLBUF, sizeof(hdr), false}, {CTRLBUF + 0x100, 1, false}, {ACK, 1, false}};
+	add_chain(r, CTRL, segs, 3);
+	kick(r, CTRL);
+	assert_true(wait_broken(r));
+	assert_int_equal(used_idx(r, CTRL), 0);
+	assert_int_equal(*ram(r, ACK), 0xee);
+}
+
+/* Counts that claim more MACs than the buffers hold, up to counts whose
+ * byte size overflows 32 bits. */
+static void control_mac_table_count_larger_than_the_buffer_gets_err(void **state)
+{
+	static const uint32_t counts[][2] = {
+		{2, 0},		 /* 2 unicast MACs claimed, 1 there */
+		{1, 1},		 /* 1 multicast claimed, none there */
+		{0xffffffff, 0}, /* 6 * count wraps 32 bits */
+		{1, 0x2aaaaaab}, /* 6 * count wraps to 2 */
+	};
+	struct rig *r = *state;
+	uint8_t tables[64];
+
+	rig_driver_ok_with(r, CTRL_ALL);
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		uint32_t len = mac_tables(tables, 1, 0), le0 = htole32(counts[i][0]),
+			 le1 = htole32(counts[i][1]);
+		memcpy(tables, &le0, 4);
+		memcpy(tables + len - 4, &le1, 4);
+		if (ctrl_cmd(r, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tables, len) !=
+		    VIRTIO_NET_ERR)
+			fail_msg("MAC tables counting %u + %u in %u bytes were not refused",
+				 counts[i][0], counts[i][1], len);
+	}
+	assert_false(virtio_device_broken(&r->net.vp.vdev));
+}
+
+/* Every other way a command can break its rules: each is answered with
+ * VIRTIO_NET_ERR, and the device carries on. */
+static void control_commands_breaking_their_rules_get_err(void **state)
+{
+	static const struct {
+		const char *what;
+		uint8_t class, cmd;
+		uint32_t len;
+		uint8_t data[16];
+	} bad[] = {
+		{"an unknown class", 9, 0, 1, {1}},
+		{"an unknown RX command", VIRTIO_NET_CTRL_RX, 2 /* ALLUNI: not offered */, 1, {1}},
+		{"an unknown MAC command", VIRTIO_NET_CTRL_MAC, 2, 6, {2}},
+		{"the VLAN class, not offered", 2, 0, 2, {1}},
+		{"PROMISC without its byte",
+		 VIRTIO_NET_CTRL_RX,
+		 VIRTIO_NET_CTRL_RX_PROMISC,
+		 0,
+		 {0}},
+		{"PROMISC with two bytes",
+		 VIRTIO_NET_CTRL_RX,
+		 VIRTIO_NET_CTRL_RX_PROMISC,
+		 2,
+		 {1, 1}},
+		{"ALLMULTI with two bytes",
+		 VIRTIO_NET_CTRL_RX,
+		 VIRTIO_NET_CTRL_RX_ALLMULTI,
+		 2,
+		 {1}},
+		{"a 5-byte MAC",
+		 VIRTIO_NET_CTRL_MAC,
+		 VIRTIO_NET_CTRL_MAC_ADDR_SET,
+		 5,
+		 {2, 1, 2, 3, 4}},
+		{"a 7-byte MAC",
+		 VIRTIO_NET_CTRL_MAC,
+		 VIRTIO_NET_CTRL_MAC_ADDR_SET,
+		 7,
+		 {2, 1, 2, 3, 4, 5, 6}},
+		{"a multicast MAC",
+		 VIRTIO_NET_CTRL_MAC,
+		 VIRTIO_NET_CTRL_MAC_ADDR_SET,
+		 6,
+		 {1, 0, 0x5e}},
+		{"an all-zero MAC", VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, 6, {0}},
+		{"MAC tables without the multicast one",
+		 VIRTIO_NET_CTRL_MAC,
+		 VIRTIO_NET_CTRL_MAC_TABLE_SET,
+		 4,
+		 {0}},
+		{"MAC tables with a byte after them",
+		 VIRTIO_NET_CTRL_MAC,
+		 VIRTIO_NET_CTRL_MAC_TABLE_SET,
+		 9,
+		 {0}},
+		{"MAC tables in 3 bytes",
+		 VIRTIO_NET_CTRL_MAC,
+		 VIRTIO_NET_CTRL_MAC_TABLE_SET,
+		 3,
+		 {0}},
+		{"offloads in 7 bytes",
+		 VIRTIO_NET_CTRL_GUEST_OFFLOADS,
+		 VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
+		 7,
+		 {0}},
+		{"offloads in 9 bytes",
+		 VIRTIO_NET_CTRL_GUEST_OFFLOADS,
+		 VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
+		 9,
+		 {0}},
+		{"an unknown offloads command", VIRTIO_NET_CTRL_GUEST_OFFLOADS, 1, 8, {0}},
+	};
+	struct rig *r = *state;
+
+	rig_driver_ok_with(r, CTRL_ALL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (ctrl_cmd(r, bad[i].class, bad[i].cmd, bad[i].data, bad[i].len) !=
+		    VIRTIO_NET_ERR)
+			fail_msg("a control command with %s was not answered VIRTIO_NET_ERR",
+				 bad[i].what);
+	assert_false(virtio_device_broken(&r->net.vp.vdev));
+	const uint8_t on = 1;
+	assert_int_equal(ctrl_cmd(r, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1),
+			 VIRTIO_NET_OK);
+}
+
+/* A driver that took the control queue but not a command's feature. */
+static void control_command_of_a_feature_not_negotiated_gets_err(void **state)
+{
+	struct rig *r = *state;
+	const uint8_t on = 1, mac[6] = {2, 0, 0, 0, 0, 1};
+	uint8_t tables[8];
+
+	rig_driver_ok_with(r, VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_F_GUEST_CSUM);
+	assert_int_equal(ctrl_cmd(r, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1),
+			 VIRTIO_NET_ERR);
+	assert_int_equal(ctrl_cmd(r, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tables,
+				  mac_tables(tables, 0, 0)),
+			 VIRTIO_NET_ERR);
+	assert_int_equal(ctrl_cmd(r, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6),
+			 VIRTIO_NET_ERR);
+	assert_int_equal(ctrl_set_offloads(r, 0), VIRTIO_NET_ERR);
+	assert_int_equal(r->net.tap_offload_flags, TUN_F_CSUM);
+}
+
+/* The header split over two buffers, a 2-byte writable part: the ack
+ * goes in its first byte. */
+static void control_command_over_odd_buffers_is_read_whole(void **state)
+{
+	struct rig *r = *state;
+	const uint8_t mac[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
+
+	rig_driver_ok_with(r, CTRL_ALL);
+	*ram(r, CTRLBUF) = VIRTIO_NET_CTRL_MAC;
+	*ram(r, CTRLBUF + 0x10) = VIRTIO_NET_CTRL_MAC_ADDR_SET;
+	memcpy(ram(r, CTRLBUF + 0x11), mac, 2);
+	memcpy(ram(r, CTRLBUF + 0x20), mac + 2, 4);
+	*ram(r, ACK + 1) = 0x77;
+	const struct seg segs[] = {{CTRLBUF, 1, false},
+				   {CTRLBUF + 0x10, 3, false},
+				   {CTRLBUF + 0x20, 4, false},
+				   {ACK, 2, true}};
+	assert_int_equal(ctrl_send(r, segs, 4), VIRTIO_NET_OK);
+	assert_int_equal(*ram(r, ACK + 1), 0x77);
+	assert_memory_equal(r->net.config.mac, mac, 6);
+}
+
+static void control_features_need_the_control_queue(void **state)
+{
+	static const uint64_t bad[] = {
+		VIRTIO_NET_F_CTRL_RX,
+		VIRTIO_NET_F_CTRL_MAC_ADDR,
+		VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
+	};
+	struct rig *r = *state;
+	struct virtio_device *vdev = &r->net.vp.vdev;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pthread_mutex_lock(&vdev->lock);
+		virtio_device_set_status(vdev, 0);
+		virtio_device_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+		vdev->driver_features = VIRTIO_F_VERSION_1 | bad[i];
+		virtio_device_set_status(vdev, 0x0b);
+		bool accepted = vdev->status & VIRTIO_STATUS_FEATURES_OK;
+		pthread_mutex_unlock(&vdev->lock);
+		if (accepted)
+			fail_msg("features 0x%llx accepted without CTRL_VQ",
+				 (unsigned long long)bad[i]);
+	}
+}
+
 static void tap_name_too_long_is_named_in_the_error(void **state)
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
@@ -934,6 +1359,20 @@ int main(void)
 		T(mergeable_frame_spans_buffers_and_says_how_many),
 		T(mergeable_frame_waits_for_buffers_then_completes),
 		T(offload_features_need_their_checksum_features),
+		T(control_queue_is_offered_with_its_commands),
+		T(control_rx_modes_are_acked_ok),
+		T(control_mac_tables_are_checked_and_acked_ok),
+		T(control_mac_addr_set_changes_the_config_mac_until_reset),
+		T(control_offloads_set_changes_the_tap_offloads),
+		T(control_offloads_not_negotiated_get_err),
+		T(control_short_header_gets_err),
+		T(control_command_without_an_ack_byte_needs_reset),
+		T(control_command_with_a_read_only_ack_needs_reset),
+		T(control_mac_table_count_larger_than_the_buffer_gets_err),
+		T(control_commands_breaking_their_rules_get_err),
+		T(control_command_of_a_feature_not_negotiated_gets_err),
+		T(control_command_over_odd_buffers_is_read_whole),
+		T(control_features_need_the_control_queue),
 		cmocka_unit_test(tap_name_too_long_is_named_in_the_error),
 		cmocka_unit_test(net_option_takes_a_tap_and_a_default_mac_per_index),
 		cmocka_unit_test(bad_net_options_are_errors_naming_the_problem),
