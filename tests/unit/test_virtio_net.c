@@ -995,6 +995,36 @@ static void control_offloads_set_changes_the_tap_offloads(void **state)
 	assert_int_equal(r->net.tap_offload_flags, 0);
 }
 
+/* A segmented frame read before the driver turned segmentation off,
+ * waiting for more buffers (MRG_RXBUF), never reaches it. */
+static void control_offloads_off_drop_a_segmented_frame_waiting_for_buffers(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok_with(r, TCP_OFFLOADS | VIRTIO_NET_F_MRG_RXBUF | CTRL_ALL);
+	post_rx_buffers(r, 0, 2, 1500);
+	kick(r, RX);
+	host_send_hdr(r, &tso4_hdr, 5000, 'S');
+	bool waiting = false;
+	for (int i = 0; i < 5000 && !waiting; i++) {
+		sleep_ms(1);
+		pthread_mutex_lock(&r->net.vp.vdev.lock);
+		waiting = r->net.rx.partial_len != 0;
+		pthread_mutex_unlock(&r->net.vp.vdev.lock);
+	}
+	assert_true(waiting);
+	assert_int_equal(ctrl_set_offloads(r, VIRTIO_NET_F_GUEST_CSUM), VIRTIO_NET_OK);
+	assert_int_equal(r->net.stats.rx_dropped, 1);
+	post_rx_buffers(r, 2, 3, 1500);
+	kick(r, RX);
+	host_send(r, 0, 100, 'p');
+	assert_true(wait_used(r, RX, 1));
+	assert_int_equal(used_elem(r, RX, 0).len, HDR + 100);
+	assert_int_equal(*ram(r, RXBUF + HDR), 'p');
+	sleep_ms(50);
+	assert_int_equal(used_idx(r, RX), 1);
+}
+
 static void control_offloads_not_negotiated_get_err(void **state)
 {
 	struct rig *r = *state;
@@ -1056,28 +1086,35 @@ static void control_command_with_a_read_only_ack_needs_reset(void **state)
 }
 
 /* Counts that claim more MACs than the buffers hold, up to counts whose
- * byte size overflows 32 bits. */
+ * size in bytes, taken modulo 2^32, would match what is there. */
 static void control_mac_table_count_larger_than_the_buffer_gets_err(void **state)
 {
-	static const uint32_t counts[][2] = {
-		{2, 0},		 /* 2 unicast MACs claimed, 1 there */
-		{1, 1},		 /* 1 multicast claimed, none there */
-		{0xffffffff, 0}, /* 6 * count wraps 32 bits */
-		{1, 0x2aaaaaab}, /* 6 * count wraps to 2 */
+	static const struct {
+		uint32_t count[2];
+		uint32_t bytes[2]; /* of MACs there after each count */
+	} bad[] = {
+		{{2, 0}, {6, 0}},	   /* 2 unicast MACs claimed, 1 there */
+		{{1, 1}, {6, 0}},	   /* 1 multicast MAC claimed, none there */
+		{{0xffffffff, 0}, {6, 0}}, /* more than any chain holds */
+		{{0x2aaaaaab, 0}, {2, 0}}, /* 6 * count is 2 in 32 bits */
+		{{0, 0x2aaaaaab}, {0, 2}},
 	};
 	struct rig *r = *state;
 	uint8_t tables[64];
 
 	rig_driver_ok_with(r, CTRL_ALL);
-	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-		uint32_t len = mac_tables(tables, 1, 0), le0 = htole32(counts[i][0]),
-			 le1 = htole32(counts[i][1]);
-		memcpy(tables, &le0, 4);
-		memcpy(tables + len - 4, &le1, 4);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint32_t len = 0;
+		for (int t = 0; t < 2; t++) {
+			uint32_t le = htole32(bad[i].count[t]);
+			memcpy(tables + len, &le, 4);
+			memset(tables + len + 4, t ? 0x01 : 0x02, bad[i].bytes[t]);
+			len += 4 + bad[i].bytes[t];
+		}
 		if (ctrl_cmd(r, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tables, len) !=
 		    VIRTIO_NET_ERR)
 			fail_msg("MAC tables counting %u + %u in %u bytes were not refused",
-				 counts[i][0], counts[i][1], len);
+				 bad[i].count[0], bad[i].count[1], len);
 	}
 	assert_false(virtio_device_broken(&r->net.vp.vdev));
 }
@@ -1364,6 +1401,7 @@ int main(void)
 		T(control_mac_tables_are_checked_and_acked_ok),
 		T(control_mac_addr_set_changes_the_config_mac_until_reset),
 		T(control_offloads_set_changes_the_tap_offloads),
+		T(control_offloads_off_drop_a_segmented_frame_waiting_for_buffers),
 		T(control_offloads_not_negotiated_get_err),
 		T(control_short_header_gets_err),
 		T(control_command_without_an_ack_byte_needs_reset),
