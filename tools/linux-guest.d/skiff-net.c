@@ -9,6 +9,11 @@
  *   skiff-net recv [--check] PORT [MIB]
  *       listen on PORT, print "skiff-net: listening port=PORT", accept one
  *       connection, read until EOF (or MIB MiB), close
+ *   skiff-net feature IFACE NAME [on|off]
+ *       ethtool -K and -k for one feature of a network device, by its
+ *       ethtool name (rx-gro-hw...), for guests without ethtool: turn it
+ *       on or off, then print "skiff-net: feature NAME on|off" as the
+ *       device now has it; exit 1 when it did not take the change
  *
  * With --check the sender writes a pattern in which every byte depends on
  * its offset in the stream, and the receiver checks each byte it reads: a
@@ -30,12 +35,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,7 +71,8 @@ static int fail(const char *what)
 static int usage(void)
 {
 	fprintf(stderr, "usage: skiff-net send [--check] HOST PORT MIB | "
-			"skiff-net recv [--check] PORT [MIB]\n");
+			"skiff-net recv [--check] PORT [MIB] | "
+			"skiff-net feature IFACE NAME [on|off]\n");
 	return 2;
 }
 
@@ -203,6 +213,74 @@ static int do_recv(unsigned long port, unsigned long mib, bool check)
 	return report("recv", got, start);
 }
 
+/* One SIOCETHTOOL request on ifname. */
+static int ethtool(int fd, const char *ifname, void *request)
+{
+	struct ifreq ifr = {.ifr_data = request};
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	return ioctl(fd, SIOCETHTOOL, &ifr);
+}
+
+/* Feature names come as a string set, bits of the feature words in the
+ * same order (what ethtool -K does). want: 1 on, 0 off, -1 only show. */
+static int do_feature(const char *ifname, const char *name, int want)
+{
+	union {
+		struct ethtool_sset_info info;
+		uint8_t room[sizeof(struct ethtool_sset_info) + sizeof(uint32_t)];
+	} sset = {.info = {.cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ull << ETH_SS_FEATURES}};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint32_t n, bit = UINT32_MAX;
+
+	if (fd < 0)
+		return fail("socket");
+	if (ethtool(fd, ifname, &sset) < 0)
+		return fail("ETHTOOL_GSSET_INFO");
+	n = sset.info.data[0];
+	if (!(sset.info.sset_mask & (1ull << ETH_SS_FEATURES)) || n == 0 || n > 4096) {
+		fprintf(stderr, "skiff-net: %s has no feature names\n", ifname);
+		return 1;
+	}
+	struct ethtool_gstrings *names = calloc(1, sizeof(*names) + (size_t)n * ETH_GSTRING_LEN);
+	uint32_t words = (n + 31) / 32;
+	struct ethtool_sfeatures *set =
+		calloc(1, sizeof(*set) + words * sizeof(struct ethtool_set_features_block));
+	struct ethtool_gfeatures *get =
+		calloc(1, sizeof(*get) + words * sizeof(struct ethtool_get_features_block));
+	if (!names || !set || !get)
+		return fail("calloc");
+	*names = (struct ethtool_gstrings){
+		.cmd = ETHTOOL_GSTRINGS, .string_set = ETH_SS_FEATURES, .len = n};
+	if (ethtool(fd, ifname, names) < 0)
+		return fail("ETHTOOL_GSTRINGS");
+	for (uint32_t i = 0; i < n && bit == UINT32_MAX; i++)
+		if (!strncmp((const char *)names->data + (size_t)i * ETH_GSTRING_LEN, name,
+			     ETH_GSTRING_LEN))
+			bit = i;
+	if (bit == UINT32_MAX) {
+		fprintf(stderr, "skiff-net: %s has no feature '%s'\n", ifname, name);
+		return 1;
+	}
+	uint32_t mask = 1u << (bit % 32);
+	if (want >= 0) {
+		set->cmd = ETHTOOL_SFEATURES;
+		set->size = words;
+		set->features[bit / 32].valid = mask;
+		set->features[bit / 32].requested = want ? mask : 0;
+		if (ethtool(fd, ifname, set) < 0)
+			return fail("ETHTOOL_SFEATURES");
+	}
+	get->cmd = ETHTOOL_GFEATURES;
+	get->size = words;
+	if (ethtool(fd, ifname, get) < 0)
+		return fail("ETHTOOL_GFEATURES");
+	int on = !!(get->features[bit / 32].active & mask);
+	printf("skiff-net: feature %s %s\n", name, on ? "on" : "off");
+	close(fd);
+	return want >= 0 && on != want;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -219,6 +297,13 @@ int main(int argc, char **argv)
 		unsigned long port = parse(argv[0], 65535),
 			      mib = argc == 2 ? parse(argv[1], 1ul << 20) : 0;
 		return port && (argc == 1 || mib) ? do_recv(port, mib, check) : usage();
+	}
+	if ((argc == 2 || argc == 3) && !check && !strcmp(mode, "feature")) {
+		int want = argc == 2		     ? -1
+			   : !strcmp(argv[2], "on")  ? 1
+			   : !strcmp(argv[2], "off") ? 0
+						     : 2;
+		return want < 2 ? do_feature(argv[0], argv[1], want) : usage();
 	}
 	return usage();
 }
