@@ -611,12 +611,13 @@ static uint8_t net_ctrl_run(struct virtio_net *net, const struct net_ctrl_cmd *c
 	if (cmd->hdr.class == VIRTIO_NET_CTRL_MAC && cmd->hdr.cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET)
 		return net_ctrl_set_mac(net, cmd->data);
 	/* What is left is receive filtering: PROMISC, ALLMULTI and the MAC
-	 * tables are taken, and nothing is filtered. The tap hands over what
-	 * the host sends to it: every frame a filter could let through, and
-	 * at most some it would not. The spec makes filtering best-effort
-	 * (5.1.6.5.1: "unwanted packets could still arrive"), and the guest's
-	 * stack drops frames that are not for it unless it asked for them. So
-	 * whatever mode a driver asks for here is in force already. */
+	 * tables are taken, and nothing is filtered. The device delivers
+	 * every frame the tap (its link) hands over, which is all that
+	 * promiscuous mode asks for and perhaps more than a filter would
+	 * pass; the spec makes filtering best-effort (5.1.6.5.1: "unwanted
+	 * packets could still arrive"), and the guest's stack drops frames
+	 * that are not for it unless it asked for them. So whatever mode a
+	 * driver asks for here is in force already. */
 	return VIRTIO_NET_OK;
 }
 
