@@ -42,6 +42,7 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, 
 		     uint32_t class_code, uint8_t revision)
 {
 	memset(dev, 0, sizeof(*dev));
+	pthread_mutex_init(&dev->lock, NULL);
 	dev->name = name;
 	pci_set_u16(dev, PCI_VENDOR_ID, vendor);
 	pci_set_u16(dev, PCI_DEVICE_ID, device);
@@ -54,6 +55,57 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, 
 	dev->wmask[PCI_COMMAND + 1] = PCI_COMMAND_INTX_DISABLE >> 8;
 	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
 	dev->next_cap = PCI_CAPS_START;
+}
+
+void pci_device_exit(struct pci_device *dev)
+{
+	pthread_mutex_destroy(&dev->lock);
+}
+
+void pci_device_set_intx(struct pci_device *dev, struct irq_line line)
+{
+	dev->intx = line;
+	pci_set_u8(dev, PCI_INTERRUPT_PIN, 1); /* INTA# */
+	pci_set_u8(dev, PCI_INTERRUPT_LINE, (uint8_t)line.gsi);
+}
+
+/* A config byte other threads may read without the function's lock (the
+ * command register, for a BAR's decoding). */
+static void pci_config_store(struct pci_device *dev, unsigned off, uint8_t v)
+{
+	__atomic_store_n(&dev->config[off], v, __ATOMIC_RELAXED);
+}
+
+/* The one INTx rule (PCI 3.0 6.2.2, 6.2.3): the line is asserted while
+ * the function's interrupt condition, kept as Interrupt Status, holds
+ * and the driver has not set INTx Disable. Lock held. */
+static bool pci_intx_asserted(const struct pci_device *dev)
+{
+	return (dev->config[PCI_STATUS] & PCI_STATUS_INTERRUPT) &&
+	       !(dev->config[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_DISABLE >> 8));
+}
+
+/* Drives the line when the rule's answer changed from `was`. Under the
+ * lock, so a config write and the device's interrupt racing from two
+ * threads cannot leave the line at a stale level. */
+static void pci_intx_update(struct pci_device *dev, bool was)
+{
+	bool now = pci_intx_asserted(dev);
+
+	if (now != was)
+		irq_line_set(&dev->intx, now);
+}
+
+void pci_set_intx(struct pci_device *dev, bool pending)
+{
+	pthread_mutex_lock(&dev->lock);
+	bool was = pci_intx_asserted(dev);
+	uint8_t status = dev->config[PCI_STATUS];
+	pci_config_store(dev, PCI_STATUS,
+			 pending ? status | PCI_STATUS_INTERRUPT
+				 : status & (uint8_t)~PCI_STATUS_INTERRUPT);
+	pci_intx_update(dev, was);
+	pthread_mutex_unlock(&dev->lock);
 }
 
 static void pci_bar_set_wmask(struct pci_device *dev, unsigned index)
@@ -104,18 +156,28 @@ unsigned pci_device_add_cap(struct pci_device *dev, uint8_t cap_id, unsigned len
 
 void pci_config_read(struct pci_device *dev, unsigned off, uint8_t *data, unsigned len)
 {
+	pthread_mutex_lock(&dev->lock);
 	for (unsigned i = 0; i < len; i++)
 		data[i] = off + i < PCI_CONFIG_SPACE_SIZE ? dev->config[off + i] : 0xff;
+	pthread_mutex_unlock(&dev->lock);
 	if (dev->hooks.config_read)
 		dev->hooks.config_read(dev, off, data, len);
 }
 
+/* Only wmask bits change: Interrupt Status, like the rest of the status
+ * register, is the function's to set. INTx Disable takes effect on the
+ * line at once. */
 void pci_config_write(struct pci_device *dev, unsigned off, const uint8_t *data, unsigned len)
 {
+	pthread_mutex_lock(&dev->lock);
+	bool was = pci_intx_asserted(dev);
 	for (unsigned i = 0; i < len && off + i < PCI_CONFIG_SPACE_SIZE; i++) {
 		uint8_t mask = dev->wmask[off + i];
-		dev->config[off + i] = (uint8_t)((dev->config[off + i] & ~mask) | (data[i] & mask));
+		pci_config_store(dev, off + i,
+				 (uint8_t)((dev->config[off + i] & ~mask) | (data[i] & mask)));
 	}
+	pci_intx_update(dev, was);
+	pthread_mutex_unlock(&dev->lock);
 	if (dev->hooks.config_written)
 		dev->hooks.config_written(dev, off, len);
 }
@@ -250,6 +312,7 @@ int pci_host_init(struct pci_host *host, struct bus *pio, struct bus *mmio, uint
 
 void pci_host_exit(struct pci_host *host)
 {
+	pci_device_exit(&host->bridge);
 	pthread_mutex_destroy(&host->lock);
 }
 

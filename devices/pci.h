@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "devices/bus.h"
+#include "devices/irq.h"
 
 #define PCI_CONFIG_ADDRESS_PORT 0xcf8
 #define PCI_CONFIG_DATA_PORT 0xcfc
@@ -67,13 +68,19 @@ struct pci_device_hooks {
 
 struct pci_device {
 	const char *name;
+	/* Config cycles come from vCPU threads under the host's lock, the
+	 * function's interrupt condition from whichever thread raised it:
+	 * this lock orders the two over config space and the INTx line. It
+	 * is taken last and never held across a hook. */
+	pthread_mutex_t lock;
 	uint8_t config[PCI_CONFIG_SPACE_SIZE];
 	uint8_t wmask[PCI_CONFIG_SPACE_SIZE]; /* bits the guest may change */
 	struct pci_bar bars[PCI_NR_BARS];
 	struct pci_device_hooks hooks;
 	void *opaque;
 	unsigned slot;
-	uint8_t next_cap; /* where the next capability goes */
+	uint8_t next_cap;     /* where the next capability goes */
+	struct irq_line intx; /* INTA#, when the function has one */
 };
 
 struct pci_host {
@@ -93,11 +100,23 @@ extern const struct bus_ops pci_host_data_ops;
 /* Fills the config header of a type-0 function. */
 void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, uint16_t device,
 		     uint32_t class_code, uint8_t revision);
+void pci_device_exit(struct pci_device *dev);
 void pci_device_set_bar(struct pci_device *dev, unsigned index, uint64_t size, bool is_io,
 			bool is_64, const struct bus_ops *ops, void *opaque);
 /* Appends a capability of len bytes (ID and next pointer included) and
  * returns its offset, or 0 when config space is full. */
 unsigned pci_device_add_cap(struct pci_device *dev, uint8_t cap_id, unsigned len);
+
+/* Wires the function's INTA# to line (its slot's pin); the interrupt
+ * line register starts as line.gsi. */
+void pci_device_set_intx(struct pci_device *dev, struct irq_line line);
+
+/* The function's INTx interrupt condition (for virtio: a non-zero ISR).
+ * PCI 3.0 6.2.3: Interrupt Status (status bit 3) shows it whether or not
+ * INTx is disabled; the line is asserted while it holds and INTx Disable
+ * (command bit 10) is clear, so setting that bit lowers a raised line and
+ * clearing it raises the line again. Any thread. */
+void pci_set_intx(struct pci_device *dev, bool pending);
 
 void pci_set_u8(struct pci_device *dev, unsigned off, uint8_t v);
 void pci_set_u16(struct pci_device *dev, unsigned off, uint16_t v);

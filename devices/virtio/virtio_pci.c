@@ -204,7 +204,7 @@ static void vp_common_write(struct virtio_pci *vp, unsigned off, uint32_t val)
 		if (val == 0) {
 			/* Reset: nothing pending, and the INTx line goes down. */
 			vp->isr = 0;
-			irq_line_set(&vp->intx, 0);
+			pci_set_intx(&vp->pci, false);
 		}
 		break;
 	case COMMON_Q_SELECT:
@@ -266,7 +266,7 @@ static uint8_t vp_read_isr(struct virtio_pci *vp)
 	pthread_mutex_lock(&vp->vdev.lock);
 	uint8_t isr = vp->isr;
 	vp->isr = 0;
-	irq_line_set(&vp->intx, 0);
+	pci_set_intx(&vp->pci, false);
 	pthread_mutex_unlock(&vp->vdev.lock);
 	return isr;
 }
@@ -318,7 +318,9 @@ static const struct bus_ops vp_bar_ops = {
 	.write = vp_bar_write,
 };
 
-/* MSI-X when the driver enabled it, else INTx with the ISR bits. */
+/* MSI-X when the driver enabled it, else INTx with the ISR bits: a
+ * non-zero ISR is the function's interrupt condition, and pci.c decides
+ * whether the line shows it (INTx Disable). */
 static void vp_interrupt(struct virtio_device *vdev, uint16_t vector, bool config)
 {
 	struct virtio_pci *vp = vdev->transport_ctx;
@@ -329,8 +331,7 @@ static void vp_interrupt(struct virtio_device *vdev, uint16_t vector, bool confi
 		return;
 	}
 	vp->isr |= config ? VIRTIO_PCI_ISR_CONFIG : VIRTIO_PCI_ISR_QUEUE;
-	if (!(pci_get_u16(&vp->pci, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE))
-		irq_line_set(&vp->intx, 1);
+	pci_set_intx(&vp->pci, true);
 }
 
 static void vp_rekick(struct virtio_device *vdev, unsigned q)
@@ -439,14 +440,12 @@ int virtio_pci_init(struct virtio_pci *vp, struct msi_controller msi, struct irq
 			(uint16_t)(VIRTIO_PCI_DEVICE_BASE + ops->device_id), ops->pci_class, 1);
 	pci_set_u16(&vp->pci, PCI_SUBSYSTEM_VENDOR_ID, VIRTIO_PCI_VENDOR);
 	pci_set_u16(&vp->pci, PCI_SUBSYSTEM_ID, ops->device_id);
-	pci_set_u8(&vp->pci, PCI_INTERRUPT_PIN, 1);
-	pci_set_u8(&vp->pci, PCI_INTERRUPT_LINE, (uint8_t)intx.gsi);
+	pci_device_set_intx(&vp->pci, intx);
 	pci_device_set_bar(&vp->pci, VIRTIO_PCI_BAR, VIRTIO_PCI_BAR_SIZE, false, true, &vp_bar_ops,
 			   vp);
 	vp->pci.opaque = vp;
 	vp->pci.hooks.config_written = vp_config_written;
 	vp->pci.hooks.config_read = vp_config_read;
-	vp->intx = intx;
 	vp->vdev.transport = &vp_transport;
 	vp->vdev.transport_ctx = vp;
 
@@ -469,6 +468,7 @@ void virtio_pci_exit(struct virtio_pci *vp)
 		if (vp->kick_fds[q] >= 0)
 			close(vp->kick_fds[q]);
 	msix_exit(&vp->msix);
+	pci_device_exit(&vp->pci);
 }
 
 uint64_t virtio_pci_notify_addr(const struct virtio_pci *vp, unsigned q)

@@ -39,7 +39,6 @@ struct virtio_pci {
 	struct pci_device pci;
 	struct msix msix;
 	struct virtio_device vdev;
-	struct irq_line intx;
 	uint32_t device_feature_select;
 	uint32_t driver_feature_select;
 	uint16_t queue_select;

@@ -1,10 +1,13 @@
 /* PCI INTx as the VM wires it: each function's slot and IOAPIC pin come
  * from vm_pci_next_slot together, and functions whose slots share a pin
- * (n and n + 8) each drive a source of their own on it. The router's
- * KVM_IRQ_LINE call for the shared pin is replaced by a fake. */
+ * (n and n + 8) each drive a source of their own on it; the command
+ * register's INTx Disable and the status register's Interrupt Status.
+ * The router's KVM_IRQ_LINE call for the shared pin is replaced by a
+ * fake. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -121,7 +124,7 @@ static void assert_wired_to_its_slots_pin(const struct virtio_pci *vp)
 {
 	unsigned pin = MPTABLE_PCI_INTX_GSI(vp->pci.slot);
 
-	assert_int_equal(vp->intx.gsi, pin);
+	assert_int_equal(vp->pci.intx.gsi, pin);
 	assert_int_equal(vp->pci.config[PCI_INTERRUPT_LINE], pin);
 	assert_int_equal(vp->pci.config[PCI_INTERRUPT_PIN], 1); /* INTA# */
 }
@@ -190,6 +193,44 @@ static void router_lines_are_distinct_sources_on_ioapic_pins_only(void **state)
 	assert_int_equal(irq_router_line(&r->irqs, IRQ_ROUTER_IOAPIC_PINS, &a), -EINVAL);
 }
 
+/* A configuration cycle through the host bridge's ports, as a guest
+ * makes one. */
+static void cfg_write16(struct rig *r, unsigned slot, unsigned off, uint16_t v)
+{
+	uint32_t addr = 0x80000000u | slot << 11 | (off & 0xfc);
+
+	bus_write(&r->pio, PCI_CONFIG_ADDRESS_PORT, (uint8_t *)&addr, 4);
+	bus_write(&r->pio, PCI_CONFIG_DATA_PORT + (off & 2), (uint8_t *)&v, 2);
+}
+
+static uint16_t cfg_read16(struct rig *r, unsigned slot, unsigned off)
+{
+	uint32_t addr = 0x80000000u | slot << 11 | (off & 0xfc);
+	uint16_t v = 0;
+
+	bus_write(&r->pio, PCI_CONFIG_ADDRESS_PORT, (uint8_t *)&addr, 4);
+	bus_read(&r->pio, PCI_CONFIG_DATA_PORT + (off & 2), (uint8_t *)&v, 2);
+	return v;
+}
+
+static void set_command(struct rig *r, const struct virtio_pci *vp, uint16_t command)
+{
+	cfg_write16(r, vp->pci.slot, PCI_COMMAND, command);
+}
+
+static bool intx_status(struct rig *r, const struct virtio_pci *vp)
+{
+	return cfg_read16(r, vp->pci.slot, PCI_STATUS) & PCI_STATUS_INTERRUPT;
+}
+
+/* The pin of vp's slot, with KVM_IRQ_LINE replaced by the rig's fake. */
+static void fake_the_pin(struct rig *r, const struct virtio_pci *vp)
+{
+	unsigned gsi = vp->pci.intx.gsi;
+
+	r->irqs.pins[gsi].pin = (struct irq_line){fake_pin_set, &r->pin, gsi};
+}
+
 static uint8_t isr_read(struct rig *r, const struct virtio_pci *vp)
 {
 	uint8_t isr = 0xee;
@@ -217,8 +258,8 @@ static void functions_sharing_a_pin_keep_it_asserted_until_both_are_acked(void *
 	b = rig_add_rng(r);
 	assert_int_equal(a->pci.slot, 1);
 	assert_int_equal(b->pci.slot, 9);
-	assert_int_equal(a->intx.gsi, b->intx.gsi);
-	r->irqs.pins[a->intx.gsi].pin = (struct irq_line){fake_pin_set, &r->pin, a->intx.gsi};
+	assert_int_equal(a->pci.intx.gsi, b->pci.intx.gsi);
+	fake_the_pin(r, a);
 	pci_set_u16(&a->pci, PCI_COMMAND, PCI_COMMAND_MEMORY);
 	pci_set_u16(&b->pci, PCI_COMMAND, PCI_COMMAND_MEMORY);
 
@@ -235,6 +276,84 @@ static void functions_sharing_a_pin_keep_it_asserted_until_both_are_acked(void *
 	assert_int_equal(r->pin.calls, 2);
 }
 
+/* The old code only looked at INTx Disable when it raised the line: a
+ * driver setting it with the line up (masking a shared interrupt, or
+ * switching to MSI-X) kept an interrupt storm going, and one clearing it
+ * with the ISR still set never got the interrupt it was owed. */
+static void intx_disable_lowers_a_raised_line_and_clearing_it_raises_it_again(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_pci *vp = rig_add_rng(r);
+
+	fake_the_pin(r, vp);
+	set_command(r, vp, PCI_COMMAND_MEMORY);
+	interrupt(vp);
+	assert_int_equal(r->pin.level, 1);
+	set_command(r, vp, PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE);
+	assert_int_equal(r->pin.level, 0);
+	interrupt(vp); /* another interrupt while disabled: the line stays down */
+	assert_int_equal(r->pin.level, 0);
+	set_command(r, vp, PCI_COMMAND_MEMORY);
+	assert_int_equal(r->pin.level, 1); /* the ISR is still unread */
+	assert_int_equal(isr_read(r, vp), ISR_CONFIG);
+	assert_int_equal(r->pin.level, 0);
+	set_command(r, vp, PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE);
+	set_command(r, vp, PCI_COMMAND_MEMORY); /* nothing pending: stays down */
+	assert_int_equal(r->pin.level, 0);
+	assert_int_equal(r->pin.calls, 4);
+}
+
+/* PCI 3.0 6.2.3: Interrupt Status reflects the function's interrupt
+ * condition whatever INTx Disable says, and is read-only. */
+static void interrupt_status_shows_the_condition_even_while_intx_is_disabled(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_pci *vp = rig_add_rng(r);
+
+	fake_the_pin(r, vp);
+	set_command(r, vp, PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE);
+	assert_false(intx_status(r, vp));
+	interrupt(vp);
+	assert_true(intx_status(r, vp));
+	assert_int_equal(r->pin.level, 0);
+	assert_int_equal(r->pin.calls, 0);
+	cfg_write16(r, vp->pci.slot, PCI_STATUS, 0xffff); /* the driver cannot clear it */
+	assert_true(intx_status(r, vp));
+	assert_true(cfg_read16(r, vp->pci.slot, PCI_STATUS) & PCI_STATUS_CAP_LIST);
+	assert_int_equal(isr_read(r, vp), ISR_CONFIG);
+	assert_false(intx_status(r, vp));
+	cfg_write16(r, vp->pci.slot, PCI_STATUS, PCI_STATUS_INTERRUPT); /* nor set it */
+	assert_false(intx_status(r, vp));
+	assert_int_equal(r->pin.calls, 0);
+}
+
+/* A function with INTx disabled does not hold a shared pin up, and one
+ * enabling it again joins the wired-OR at once. */
+static void intx_disable_takes_one_function_off_a_shared_pin(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_pci *a = rig_add_rng(r), *b;
+
+	for (unsigned slot = 2; slot <= 8; slot++)
+		rig_add_filler(r, slot);
+	b = rig_add_rng(r);
+	assert_int_equal(a->pci.intx.gsi, b->pci.intx.gsi);
+	fake_the_pin(r, a);
+	set_command(r, a, PCI_COMMAND_MEMORY);
+	set_command(r, b, PCI_COMMAND_MEMORY);
+
+	interrupt(a);
+	interrupt(b);
+	set_command(r, a, PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE);
+	assert_int_equal(r->pin.level, 1); /* b still asserts */
+	assert_int_equal(isr_read(r, b), ISR_CONFIG);
+	assert_int_equal(r->pin.level, 0); /* a's condition holds, but it is masked */
+	set_command(r, a, PCI_COMMAND_MEMORY);
+	assert_int_equal(r->pin.level, 1);
+	assert_int_equal(isr_read(r, a), ISR_CONFIG);
+	assert_int_equal(r->pin.level, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, rig_setup, rig_teardown)
@@ -245,6 +364,9 @@ int main(void)
 		T(a_full_bus_has_no_next_slot),
 		T(router_lines_are_distinct_sources_on_ioapic_pins_only),
 		T(functions_sharing_a_pin_keep_it_asserted_until_both_are_acked),
+		T(intx_disable_lowers_a_raised_line_and_clearing_it_raises_it_again),
+		T(interrupt_status_shows_the_condition_even_while_intx_is_disabled),
+		T(intx_disable_takes_one_function_off_a_shared_pin),
 	};
 	return cmocka_run_group_tests_name("pci_intx", tests, NULL, NULL);
 }
