@@ -44,6 +44,8 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, 
 	memset(dev, 0, sizeof(*dev));
 	pthread_mutex_init(&dev->lock, NULL);
 	dev->name = name;
+	for (unsigned i = 0; i < PCI_NR_BARS; i++)
+		dev->bars[i] = (struct pci_bar){.addr = PCI_BAR_UNMAPPED, .owner = dev};
 	pci_set_u16(dev, PCI_VENDOR_ID, vendor);
 	pci_set_u16(dev, PCI_DEVICE_ID, device);
 	pci_set_u8(dev, PCI_REVISION_ID, revision);
@@ -69,8 +71,7 @@ void pci_device_set_intx(struct pci_device *dev, struct irq_line line)
 	pci_set_u8(dev, PCI_INTERRUPT_LINE, (uint8_t)line.gsi);
 }
 
-/* A config byte other threads may read without the function's lock (the
- * command register, for a BAR's decoding). */
+/* A config byte other threads may read without the function's lock. */
 static void pci_config_store(struct pci_device *dev, unsigned off, uint8_t v)
 {
 	__atomic_store_n(&dev->config[off], v, __ATOMIC_RELAXED);
@@ -124,6 +125,7 @@ void pci_device_set_bar(struct pci_device *dev, unsigned index, uint64_t size, b
 			bool is_64, const struct bus_ops *ops, void *opaque)
 {
 	dev->bars[index] = (struct pci_bar){.size = size,
+					    .addr = PCI_BAR_UNMAPPED,
 					    .is_io = is_io,
 					    .is_64 = is_64,
 					    .ops = ops,
@@ -182,39 +184,157 @@ void pci_config_write(struct pci_device *dev, unsigned off, const uint8_t *data,
 		dev->hooks.config_written(dev, off, len);
 }
 
-/* A BAR's accesses reach its device only while the guest has decoding of
- * that kind switched on in the command register. */
-static bool pci_bar_decodes(const struct pci_bar *bar)
-{
-	uint8_t cmd = __atomic_load_n(&bar->owner->config[PCI_COMMAND], __ATOMIC_RELAXED);
+/* Every BAR the host has, by number: slot n / PCI_NR_BARS, BAR
+ * n % PCI_NR_BARS; NULL for an empty slot or an unused BAR. */
+#define PCI_HOST_NR_BARS (PCI_MAX_SLOTS * PCI_NR_BARS)
 
-	return cmd & (bar->is_io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY);
+static struct pci_bar *pci_host_bar(const struct pci_host *host, unsigned n)
+{
+	struct pci_device *dev = host->slots[n / PCI_NR_BARS];
+	struct pci_bar *bar = dev ? &dev->bars[n % PCI_NR_BARS] : NULL;
+
+	return bar && bar->size ? bar : NULL;
 }
 
-static void pci_bar_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+/* Whether bar decodes all of [addr, addr + len). */
+static bool pci_bar_holds(const struct pci_bar *bar, uint64_t addr, uint64_t len)
 {
-	const struct pci_bar *bar = opaque;
+	return bar->addr != PCI_BAR_UNMAPPED && addr >= bar->addr && len <= bar->size &&
+	       addr - bar->addr <= bar->size - len;
+}
 
-	if (!pci_bar_decodes(bar) || !bar->ops->read) {
+/* The BAR of the window's kind decoding the whole access, as the
+ * functions' address decoders would claim it. Looked up under the host
+ * lock, so it never sees a move half done; the device is then called
+ * without it (an access that raced a move lands where it was decoded). */
+static const struct pci_bar *pci_window_target(struct pci_window *w, uint64_t addr, uint32_t len)
+{
+	struct pci_host *host = w->host;
+	const struct pci_bar *hit = NULL;
+
+	pthread_mutex_lock(&host->lock);
+	for (unsigned n = 0; n < PCI_HOST_NR_BARS && !hit; n++) {
+		const struct pci_bar *bar = pci_host_bar(host, n);
+		if (bar && bar->is_io == w->is_io && pci_bar_holds(bar, addr, len))
+			hit = bar;
+	}
+	pthread_mutex_unlock(&host->lock);
+	return hit;
+}
+
+/* An access no BAR decodes reads all ones and its writes are dropped, as
+ * on the bus itself. */
+static void pci_window_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	struct pci_window *w = opaque;
+	uint64_t addr = w->base + offset;
+	const struct pci_bar *bar = pci_window_target(w, addr, len);
+
+	if (!bar || !bar->ops->read) {
 		memset(data, 0xff, len);
 		return;
 	}
-	bar->ops->read(bar->opaque, offset, data, len);
+	bar->ops->read(bar->opaque, addr - bar->addr, data, len);
 }
 
-static void pci_bar_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+static void pci_window_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
 {
-	const struct pci_bar *bar = opaque;
+	struct pci_window *w = opaque;
+	uint64_t addr = w->base + offset;
+	const struct pci_bar *bar = pci_window_target(w, addr, len);
 
-	if (pci_bar_decodes(bar) && bar->ops->write)
-		bar->ops->write(bar->opaque, offset, data, len);
+	if (bar && bar->ops->write)
+		bar->ops->write(bar->opaque, addr - bar->addr, data, len);
 }
 
-static const struct bus_ops pci_bar_ops = {
-	.name = "pci-bar",
-	.read = pci_bar_read,
-	.write = pci_bar_write,
+static const struct bus_ops pci_window_ops = {
+	.name = "pci-window",
+	.read = pci_window_read,
+	.write = pci_window_write,
 };
+
+/* The address the guest programmed into a BAR, without the flag bits. */
+static uint64_t pci_bar_programmed(const struct pci_bar *bar)
+{
+	const struct pci_device *dev = bar->owner;
+	unsigned off = PCI_BAR0 + 4 * (unsigned)(bar - dev->bars);
+	uint64_t addr = pci_get_u32(dev, off) & (bar->is_io ? ~0x3u : ~0xfu);
+
+	if (bar->is_64)
+		addr |= (uint64_t)pci_get_u32(dev, off + 4) << 32;
+	return addr;
+}
+
+/* Where a BAR should decode: at its programmed address while the command
+ * register enables its kind of decoding (memory, bit 1; I/O, bit 0) and
+ * the whole BAR lies in the bridge's window for that kind; nowhere
+ * otherwise (decoding off, or the all-ones of BAR sizing). The one check
+ * of what the guest writes into a BAR. Host lock held. */
+static uint64_t pci_bar_wanted(const struct pci_host *host, const struct pci_bar *bar)
+{
+	const struct pci_window *w = bar->is_io ? &host->pio : &host->mmio;
+	uint16_t decode = bar->is_io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
+	uint64_t addr = pci_bar_programmed(bar);
+
+	if (!(pci_get_u16(bar->owner, PCI_COMMAND) & decode))
+		return PCI_BAR_UNMAPPED;
+	if (addr < w->base || addr > w->end || w->end - addr < bar->size)
+		return PCI_BAR_UNMAPPED;
+	return addr;
+}
+
+/* Whether [addr, addr + size) meets a BAR of that kind that decodes.
+ * Host lock held. */
+static bool pci_host_taken(const struct pci_host *host, bool is_io, uint64_t addr, uint64_t size)
+{
+	for (unsigned n = 0; n < PCI_HOST_NR_BARS; n++) {
+		const struct pci_bar *bar = pci_host_bar(host, n);
+		if (bar && bar->is_io == is_io && bar->addr != PCI_BAR_UNMAPPED &&
+		    addr < bar->addr + bar->size && bar->addr < addr + size)
+			return true;
+	}
+	return false;
+}
+
+static void pci_bar_move(struct pci_bar *bar, uint64_t to)
+{
+	struct pci_device *dev = bar->owner;
+	uint64_t from = bar->addr;
+
+	bar->addr = to;
+	if (dev->hooks.bar_moved)
+		dev->hooks.bar_moved(dev, (unsigned)(bar - dev->bars), from, to);
+}
+
+/* Brings every BAR's decoding in line with the registers, after a config
+ * write that may have changed them: first each BAR that moved or stopped
+ * decoding lets go of its range, then each that should decode takes its
+ * new one, unless another BAR already decodes there. Overlapping BARs are
+ * the guest's mistake: the BAR that decoded first keeps the range, the
+ * other decodes nowhere until one of them moves. Host lock held. */
+static void pci_host_update_decoding(struct pci_host *host)
+{
+	for (unsigned n = 0; n < PCI_HOST_NR_BARS; n++) {
+		struct pci_bar *bar = pci_host_bar(host, n);
+		if (bar && bar->addr != PCI_BAR_UNMAPPED && bar->addr != pci_bar_wanted(host, bar))
+			pci_bar_move(bar, PCI_BAR_UNMAPPED);
+	}
+	for (unsigned n = 0; n < PCI_HOST_NR_BARS; n++) {
+		struct pci_bar *bar = pci_host_bar(host, n);
+		uint64_t want = bar ? pci_bar_wanted(host, bar) : PCI_BAR_UNMAPPED;
+		if (want != PCI_BAR_UNMAPPED && bar->addr == PCI_BAR_UNMAPPED &&
+		    !pci_host_taken(host, bar->is_io, want, bar->size))
+			pci_bar_move(bar, want);
+	}
+}
+
+/* Whether a config write of [off, off + len) reached the command
+ * register or a BAR. */
+static bool pci_write_moves_bars(unsigned off, unsigned len)
+{
+	return (off < PCI_COMMAND + 2 && off + len > PCI_COMMAND) ||
+	       (off < PCI_BAR0 + 4 * PCI_NR_BARS && off + len > PCI_BAR0);
+}
 
 /* The host's config-cycle target, or NULL for an absent function. */
 static struct pci_device *pci_host_target(struct pci_host *host, unsigned *reg)
@@ -273,6 +393,8 @@ static void pci_host_data_write(void *opaque, uint64_t offset, const uint8_t *da
 	struct pci_device *dev = pci_host_target(host, &reg);
 	if (dev)
 		pci_config_write(dev, reg + (unsigned)offset, data, len);
+	if (dev && pci_write_moves_bars(reg + (unsigned)offset, len))
+		pci_host_update_decoding(host);
 	pthread_mutex_unlock(&host->lock);
 }
 
@@ -288,6 +410,13 @@ const struct bus_ops pci_host_data_ops = {
 	.write = pci_host_data_write,
 };
 
+static int pci_window_init(struct pci_window *w, struct pci_host *host, struct bus *bus,
+			   uint64_t base, uint64_t size, bool is_io)
+{
+	*w = (struct pci_window){host, base, base + size, is_io};
+	return bus_register(bus, base, size, &pci_window_ops, w);
+}
+
 int pci_host_init(struct pci_host *host, struct bus *pio, struct bus *mmio, uint64_t mmio_base,
 		  uint64_t mmio_size, uint32_t pio_base, uint32_t pio_size)
 {
@@ -295,18 +424,18 @@ int pci_host_init(struct pci_host *host, struct bus *pio, struct bus *mmio, uint
 
 	memset(host, 0, sizeof(*host));
 	pthread_mutex_init(&host->lock, NULL);
-	host->pio = pio;
-	host->mmio = mmio;
 	host->mmio_next = mmio_base;
-	host->mmio_end = mmio_base + mmio_size;
 	host->pio_next = pio_base;
-	host->pio_end = pio_base + pio_size;
 	pci_device_init(&host->bridge, "host-bridge", PCI_HOST_VENDOR, PCI_HOST_DEVICE,
 			PCI_CLASS_BRIDGE_HOST, 0);
 	host->slots[0] = &host->bridge;
 	rc = bus_register(pio, PCI_CONFIG_ADDRESS_PORT, 4, &pci_host_address_ops, host);
 	if (!rc)
 		rc = bus_register(pio, PCI_CONFIG_DATA_PORT, 4, &pci_host_data_ops, host);
+	if (!rc)
+		rc = pci_window_init(&host->mmio, host, mmio, mmio_base, mmio_size, false);
+	if (!rc)
+		rc = pci_window_init(&host->pio, host, pio, pio_base, pio_size, true);
 	return rc;
 }
 
@@ -328,27 +457,24 @@ static int pci_place(uint64_t *next, uint64_t end, uint64_t size, uint64_t *addr
 	return 0;
 }
 
+/* Programs the BAR's address; it decodes there once the guest enables
+ * decoding. */
 static int pci_host_place_bar(struct pci_host *host, struct pci_device *dev, unsigned i)
 {
 	struct pci_bar *bar = &dev->bars[i];
+	const struct pci_window *w = bar->is_io ? &host->pio : &host->mmio;
+	uint64_t *next = bar->is_io ? &host->pio_next : &host->mmio_next;
 	unsigned off = PCI_BAR0 + 4 * i;
-	uint64_t pio_next = host->pio_next;
-	int rc;
+	uint64_t addr;
+	int rc = pci_place(next, w->end, bar->size, &addr);
 
-	if (bar->is_io) {
-		rc = pci_place(&pio_next, host->pio_end, bar->size, &bar->addr);
-		host->pio_next = (uint32_t)pio_next;
-	} else {
-		rc = pci_place(&host->mmio_next, host->mmio_end, bar->size, &bar->addr);
-	}
 	if (rc)
 		return rc;
 	uint32_t flags = bar->is_io ? PCI_BAR_IO : (bar->is_64 ? PCI_BAR_MEM_64 : 0);
-	pci_set_u32(dev, off, (uint32_t)bar->addr | flags);
+	pci_set_u32(dev, off, (uint32_t)addr | flags);
 	if (bar->is_64)
-		pci_set_u32(dev, off + 4, (uint32_t)(bar->addr >> 32));
-	return bus_register(bar->is_io ? host->pio : host->mmio, bar->addr, bar->size, &pci_bar_ops,
-			    bar);
+		pci_set_u32(dev, off + 4, (uint32_t)(addr >> 32));
+	return 0;
 }
 
 int pci_host_free_slot(const struct pci_host *host)
@@ -375,6 +501,7 @@ int pci_host_add_at(struct pci_host *host, struct pci_device *dev, unsigned slot
 	dev->slot = slot;
 	pthread_mutex_lock(&host->lock);
 	host->slots[slot] = dev;
+	pci_host_update_decoding(host);
 	pthread_mutex_unlock(&host->lock);
 	return 0;
 }

@@ -1,7 +1,10 @@
 /* PCI bus 0 behind a host bridge with configuration mechanism #1
  * (ports 0xcf8/0xcfc). Each function has a 256-byte config space image
- * and a write mask; BARs are placed by the VMM when the device is added
- * and registered on the port or MMIO bus at that address. */
+ * and a write mask; BARs are placed by the VMM when the device is added.
+ * The bridge claims its two windows (memory and I/O) on the MMIO and
+ * port buses and passes each access on to the BAR decoding it there:
+ * where the guest programmed it, while the command register enables
+ * that kind of decoding. */
 #ifndef SKIFF_DEVICES_PCI_H
 #define SKIFF_DEVICES_PCI_H
 
@@ -48,9 +51,12 @@
 
 struct pci_device;
 
+/* pci_bar.addr of a BAR that decodes nowhere. */
+#define PCI_BAR_UNMAPPED UINT64_MAX
+
 struct pci_bar {
 	uint64_t size; /* 0: unused; else a power of two */
-	uint64_t addr; /* placed by pci_host_add */
+	uint64_t addr; /* where it decodes now, or PCI_BAR_UNMAPPED */
 	bool is_io;
 	bool is_64;
 	const struct bus_ops *ops;
@@ -59,11 +65,16 @@ struct pci_bar {
 };
 
 /* Optional hooks: after the guest wrote config space (e.g. MSI-X enable),
- * and after a read was filled from the config image, for the registers
- * whose value is not in the image (a window onto a BAR). */
+ * after a read was filled from the config image, for the registers
+ * whose value is not in the image (a window onto a BAR), and after BAR
+ * `index` moved from one decoded address to another (either may be
+ * PCI_BAR_UNMAPPED: decoding went off or on), for what the device keeps
+ * at its BAR's address outside the bus (KVM ioeventfds). bar_moved runs
+ * under the host's lock. */
 struct pci_device_hooks {
 	void (*config_written)(struct pci_device *dev, unsigned offset, unsigned len);
 	void (*config_read)(struct pci_device *dev, unsigned offset, uint8_t *data, unsigned len);
+	void (*bar_moved)(struct pci_device *dev, unsigned index, uint64_t from, uint64_t to);
 };
 
 struct pci_device {
@@ -83,15 +94,24 @@ struct pci_device {
 	struct irq_line intx; /* INTA#, when the function has one */
 };
 
+struct pci_host;
+
+/* One of the bridge's address windows, [base, end) of the port or MMIO
+ * bus: the only place BARs of that kind may decode. */
+struct pci_window {
+	struct pci_host *host;
+	uint64_t base, end;
+	bool is_io;
+};
+
 struct pci_host {
-	pthread_mutex_t lock; /* config cycles from any vCPU */
+	/* Config cycles and BAR lookups from any vCPU. */
+	pthread_mutex_t lock;
 	uint32_t config_address;
 	struct pci_device *slots[PCI_MAX_SLOTS];
 	struct pci_device bridge;
-	struct bus *pio;
-	struct bus *mmio;
-	uint64_t mmio_next, mmio_end;
-	uint32_t pio_next, pio_end;
+	struct pci_window mmio, pio;
+	uint64_t mmio_next, pio_next; /* placement of the next BAR */
 };
 
 extern const struct bus_ops pci_host_address_ops;
@@ -124,9 +144,10 @@ void pci_set_u32(struct pci_device *dev, unsigned off, uint32_t v);
 uint16_t pci_get_u16(const struct pci_device *dev, unsigned off);
 uint32_t pci_get_u32(const struct pci_device *dev, unsigned off);
 
-/* Sets up the host bridge at slot 0 and registers 0xcf8/0xcfc on pio.
- * BARs are placed in [mmio_base, mmio_base+mmio_size) and
- * [pio_base, pio_base+pio_size). */
+/* Sets up the host bridge at slot 0 and registers 0xcf8/0xcfc on pio,
+ * and its windows: [mmio_base, mmio_base+mmio_size) on mmio,
+ * [pio_base, pio_base+pio_size) on pio. BARs are placed and decode only
+ * there. */
 int pci_host_init(struct pci_host *host, struct bus *pio, struct bus *mmio, uint64_t mmio_base,
 		  uint64_t mmio_size, uint32_t pio_base, uint32_t pio_size);
 void pci_host_exit(struct pci_host *host);
@@ -134,7 +155,8 @@ void pci_host_exit(struct pci_host *host);
 /* The first free slot, or -ENOSPC. */
 int pci_host_free_slot(const struct pci_host *host);
 
-/* Puts dev in slot, places and registers its BARs. Returns 0, -EBUSY when
+/* Puts dev in slot and places its BARs: programs their addresses, where
+ * they decode once the guest enables decoding. Returns 0, -EBUSY when
  * the slot is taken, -EINVAL when there is no such slot, or another
  * negative errno. For a caller that chose the slot before making the
  * device, e.g. to wire its INTx: the device lands where it was wired. */

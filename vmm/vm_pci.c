@@ -231,6 +231,6 @@ void vm_pci_destroy(struct vm *vm)
 		free(vm->rng);
 		vm->rng = NULL;
 	}
-	if (vm->pci.pio)
+	if (vm->pci.slots[0]) /* the host bridge: pci_host_init ran */
 		pci_host_exit(&vm->pci);
 }

@@ -473,8 +473,10 @@ void virtio_pci_exit(struct virtio_pci *vp)
 
 uint64_t virtio_pci_notify_addr(const struct virtio_pci *vp, unsigned q)
 {
-	return vp->pci.bars[VIRTIO_PCI_BAR].addr + VIRTIO_PCI_NOTIFY_OFF +
-	       (uint64_t)q * VIRTIO_PCI_NOTIFY_MULTIPLIER;
+	uint64_t bar = (pci_get_u32(&vp->pci, PCI_BAR0) & ~0xfULL) |
+		       (uint64_t)pci_get_u32(&vp->pci, PCI_BAR0 + 4) << 32;
+
+	return bar + VIRTIO_PCI_NOTIFY_OFF + (uint64_t)q * VIRTIO_PCI_NOTIFY_MULTIPLIER;
 }
 
 void virtio_pci_kicked(void *opaque)

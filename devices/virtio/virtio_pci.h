@@ -54,8 +54,8 @@ struct virtio_pci {
 int virtio_pci_init(struct virtio_pci *vp, struct msi_controller msi, struct irq_line intx);
 void virtio_pci_exit(struct virtio_pci *vp);
 
-/* Guest-physical address of queue q's notification register (valid once
- * the function was added to the PCI host and its BAR placed). */
+/* Guest-physical address of queue q's notification register where the
+ * BAR was placed (valid once the function was added to the PCI host). */
 uint64_t virtio_pci_notify_addr(const struct virtio_pci *vp, unsigned q);
 
 /* The I/O thread's callback for kick_fds[q]; opaque is &vp->kicks[q]. */

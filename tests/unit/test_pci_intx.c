@@ -260,8 +260,8 @@ static void functions_sharing_a_pin_keep_it_asserted_until_both_are_acked(void *
 	assert_int_equal(b->pci.slot, 9);
 	assert_int_equal(a->pci.intx.gsi, b->pci.intx.gsi);
 	fake_the_pin(r, a);
-	pci_set_u16(&a->pci, PCI_COMMAND, PCI_COMMAND_MEMORY);
-	pci_set_u16(&b->pci, PCI_COMMAND, PCI_COMMAND_MEMORY);
+	set_command(r, a, PCI_COMMAND_MEMORY);
+	set_command(r, b, PCI_COMMAND_MEMORY);
 
 	interrupt(a);
 	interrupt(b);

@@ -304,6 +304,114 @@ static void bar_does_not_decode_until_memory_enabled(void **state)
 	assert_int_equal(bar_read(r, NUMQ, 2), 1);
 }
 
+static void set_bar(struct rig *r, unsigned slot, uint64_t addr)
+{
+	cfg_write(r, slot, PCI_BAR0, (uint32_t)addr, 4);
+	cfg_write(r, slot, PCI_BAR0 + 4, (uint32_t)(addr >> 32), 4);
+}
+
+static uint64_t read_at(struct rig *r, uint64_t addr, unsigned len)
+{
+	uint64_t v = 0;
+
+	bus_read(&r->mmio, addr, (uint8_t *)&v, len);
+	return v;
+}
+
+static void write_at(struct rig *r, uint64_t addr, uint64_t v, unsigned len)
+{
+	bus_write(&r->mmio, addr, (uint8_t *)&v, len);
+}
+
+static void memory_decoding_off_stops_the_bar_decoding(void **state)
+{
+	struct rig *r = *state;
+
+	rig_enable(r);
+	assert_int_equal(bar_read(r, NUMQ, 2), 1);
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MASTER, 2);
+	assert_int_equal(bar_read(r, NUMQ, 2), 0xffff);
+	bar_write(r, DFSELECT, 1, 4); /* dropped */
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_int_equal(bar_read(r, DFSELECT, 4), 0);
+}
+
+/* Moving a BAR used to change only what the register read back: the
+ * function kept answering where Skiff had put it, and the new address
+ * reached nothing. */
+static void a_moved_bar_decodes_at_its_new_address_only(void **state)
+{
+	struct rig *r = *state;
+	uint64_t to = MMIO_BASE + 0x100000;
+
+	rig_enable(r);
+	uint64_t from = r->bar;
+	set_bar(r, 1, to); /* with decoding on, as a guest may */
+	assert_int_equal(read_at(r, to + NUMQ, 2), 1);
+	assert_int_equal(read_at(r, from + NUMQ, 2), 0xffff);
+	write_at(r, from + DFSELECT, 1, 4); /* reaches nothing */
+	assert_int_equal(read_at(r, to + DFSELECT, 4), 0);
+	write_at(r, to + DFSELECT, 1, 4);
+	assert_int_equal(read_at(r, to + DFSELECT, 4), 1);
+	assert_int_equal(r->rng.vp.pci.bars[VIRTIO_PCI_BAR].addr, to);
+}
+
+/* The host bridge forwards only its window: a BAR programmed outside it
+ * (above 4 GiB, at or past the window's end, below its start) decodes
+ * nowhere until it is moved back. */
+static void a_bar_outside_the_bridge_window_decodes_nowhere(void **state)
+{
+	struct rig *r = *state;
+	const uint64_t outside[] = {
+		0x100000000ULL + MMIO_BASE,
+		MMIO_BASE + 0x1000000,
+		MMIO_BASE - VIRTIO_PCI_BAR_SIZE,
+	};
+
+	rig_enable(r);
+	uint64_t home = r->bar;
+	for (unsigned i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+		set_bar(r, 1, outside[i]);
+		assert_int_equal(read_at(r, outside[i] + NUMQ, 2), 0xffff);
+		assert_int_equal(read_at(r, home + NUMQ, 2), 0xffff);
+		assert_int_equal(r->rng.vp.pci.bars[VIRTIO_PCI_BAR].addr, PCI_BAR_UNMAPPED);
+	}
+	set_bar(r, 1, home);
+	assert_int_equal(read_at(r, home + NUMQ, 2), 1);
+}
+
+/* Two BARs programmed onto one range: the one decoding first keeps it,
+ * the other decodes nowhere until the first moves away. */
+static void overlapping_bars_leave_the_range_to_the_first(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_rng *other = calloc(1, sizeof(*other));
+	struct fake_irq irq = {0};
+
+	assert_int_equal(
+		virtio_rng_init(other, &r->mem, fake_irq_msi(&irq), fake_irq_intx(&irq, 17)), 0);
+	assert_int_equal(pci_host_add(&r->host, &other->vp.pci), 2);
+	rig_enable(r);
+	cfg_write(r, 2, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	uint64_t mine = r->bar, theirs = other->vp.pci.bars[VIRTIO_PCI_BAR].addr;
+	assert_int_not_equal(theirs, PCI_BAR_UNMAPPED);
+
+	set_bar(r, 2, mine);
+	assert_int_equal(other->vp.pci.bars[VIRTIO_PCI_BAR].addr, PCI_BAR_UNMAPPED);
+	write_at(r, mine + DFSELECT, 1, 4);
+	assert_int_equal(r->rng.vp.device_feature_select, 1);
+	assert_int_equal(other->vp.device_feature_select, 0);
+
+	set_bar(r, 1, theirs); /* the two swap places */
+	assert_int_equal(other->vp.pci.bars[VIRTIO_PCI_BAR].addr, mine);
+	write_at(r, mine + DFSELECT, 2, 4);
+	assert_int_equal(other->vp.device_feature_select, 2);
+	assert_int_equal(read_at(r, theirs + DFSELECT, 4), 1);
+
+	virtio_rng_exit(other);
+	free(other);
+}
+
 static void features_offered_include_version_1_and_ring_features(void **state)
 {
 	struct rig *r = *state;
@@ -500,6 +608,10 @@ int main(void)
 		T(pci_cfg_window_refuses_bad_length_offset_and_bar),
 		T(bar_sizing_reports_size_and_keeps_placement),
 		T(bar_does_not_decode_until_memory_enabled),
+		T(memory_decoding_off_stops_the_bar_decoding),
+		T(a_moved_bar_decodes_at_its_new_address_only),
+		T(a_bar_outside_the_bridge_window_decodes_nowhere),
+		T(overlapping_bars_leave_the_range_to_the_first),
 		T(features_offered_include_version_1_and_ring_features),
 		T(legacy_driver_without_version_1_is_refused),
 		T(unoffered_feature_is_refused),
