@@ -150,9 +150,30 @@ int irq_router_line(struct irq_router *router, unsigned gsi, struct irq_line *li
 	return irq_wire_add_source(&router->pins[gsi], line);
 }
 
-int irq_router_add_ioeventfd(struct irq_router *router, uint64_t addr, unsigned len, int fd)
+/* KVM matches a deassign by address, length and fd: the length is
+ * always the router's, so an assign and its deassign agree. */
+static int irq_router_ioeventfd(struct irq_router *router, uint64_t addr, int fd, uint32_t flags)
 {
-	struct kvm_ioeventfd io = {.addr = addr, .len = len, .fd = fd};
+	struct kvm_ioeventfd io = {.addr = addr,
+				   .len = router->ioeventfd_any_length ? 0 : 2,
+				   .fd = fd,
+				   .flags = flags};
 
 	return ioctl(router->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+static int irq_router_assign_ioeventfd(void *ctx, uint64_t addr, int fd)
+{
+	return irq_router_ioeventfd(ctx, addr, fd, 0);
+}
+
+static void irq_router_deassign_ioeventfd(void *ctx, uint64_t addr, int fd)
+{
+	(void)irq_router_ioeventfd(ctx, addr, fd, KVM_IOEVENTFD_FLAG_DEASSIGN);
+}
+
+struct ioeventfd_controller irq_router_ioeventfd_controller(struct irq_router *router)
+{
+	return (struct ioeventfd_controller){irq_router_assign_ioeventfd,
+					     irq_router_deassign_ioeventfd, router};
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/ioeventfd.h"
 #include "devices/irq.h"
 #include "devices/irq_wire.h"
 
@@ -32,6 +33,10 @@ struct irq_router {
 	/* KVM_IRQ_LINE has one userspace source per GSI, so devices sharing
 	 * a pin are ORed here before KVM sees the pin's level. */
 	struct irq_wire pins[IRQ_ROUTER_IOAPIC_PINS];
+	/* KVM_CAP_IOEVENTFD_ANY_LENGTH: an ioeventfd matches writes of any
+	 * width; without it only 2-byte writes, the width virtio drivers
+	 * use. Set by the VM before devices assign any. */
+	bool ioeventfd_any_length;
 };
 
 void irq_router_init(struct irq_router *router, int vm_fd);
@@ -44,8 +49,7 @@ struct msi_controller irq_router_msi_controller(struct irq_router *router);
  * that is no IOAPIC pin, or -ENOSPC. */
 int irq_router_line(struct irq_router *router, unsigned gsi, struct irq_line *line);
 
-/* Makes KVM signal fd on guest writes to [addr, addr+len) in MMIO space
- * instead of exiting to us (len 0: any width). */
-int irq_router_add_ioeventfd(struct irq_router *router, uint64_t addr, unsigned len, int fd);
+/* KVM ioeventfds in MMIO space, for devices' doorbells. */
+struct ioeventfd_controller irq_router_ioeventfd_controller(struct irq_router *router);
 
 #endif

@@ -58,26 +58,17 @@ int vm_pci_next_slot(struct pci_host *pci, struct irq_router *irqs, struct vm_pc
 }
 
 /* Puts a virtio function on the bus and lets KVM and the I/O thread take
- * its queue kicks: a kick never exits to a vCPU thread. */
+ * its queue kicks: KVM signals a kick eventfd itself (an ioeventfd where
+ * BAR 0 decodes, moved with it) and a kick never exits to a vCPU thread. */
 static int vm_pci_plug_virtio(struct vm *vm, struct virtio_pci *vp, unsigned slot)
 {
-	/* Zero length matches a notify write of any width. */
-	unsigned len =
-		ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0 ? 0 : 2;
+	virtio_pci_set_ioeventfds(vp, irq_router_ioeventfd_controller(&vm->irqs));
 	int rc = pci_host_add_at(&vm->pci, &vp->pci, slot);
 
-	if (rc)
-		return rc;
-	for (unsigned q = 0; q < vp->vdev.ops->num_queues; q++) {
-		rc = irq_router_add_ioeventfd(&vm->irqs, virtio_pci_notify_addr(vp, q), len,
-					      vp->kick_fds[q]);
-		if (!rc)
-			rc = ioloop_watch_eventfd(&vm->ioloop, vp->kick_fds[q], virtio_pci_kicked,
-						  &vp->kicks[q]);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	for (unsigned q = 0; q < vp->vdev.ops->num_queues && !rc; q++)
+		rc = ioloop_watch_eventfd(&vm->ioloop, vp->kick_fds[q], virtio_pci_kicked,
+					  &vp->kicks[q]);
+	return rc;
 }
 
 static int vm_pci_add_rng(struct vm *vm, char *err, size_t n)
@@ -190,9 +181,13 @@ static int vm_pci_add_console(struct vm *vm, char *err, size_t n)
 
 int vm_pci_create(struct vm *vm, char *err, size_t n)
 {
-	int rc = pci_host_init(&vm->pci, &vm->pio, &vm->mmio, VM_PCI_MMIO_BASE,
-			       VM_PCI_MMIO_END - VM_PCI_MMIO_BASE, VM_PCI_PIO_BASE,
-			       VM_PCI_PIO_END - VM_PCI_PIO_BASE);
+	int rc;
+
+	vm->irqs.ioeventfd_any_length =
+		ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
+	rc = pci_host_init(&vm->pci, &vm->pio, &vm->mmio, VM_PCI_MMIO_BASE,
+			   VM_PCI_MMIO_END - VM_PCI_MMIO_BASE, VM_PCI_PIO_BASE,
+			   VM_PCI_PIO_END - VM_PCI_PIO_BASE);
 	if (rc)
 		return vm_pci_fail(err, n, "PCI host bridge", rc);
 	for (unsigned i = 0; i < vm->cfg->nr_disks; i++)

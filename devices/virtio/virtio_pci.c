@@ -382,6 +382,34 @@ static void vp_config_written(struct pci_device *pci, unsigned off, unsigned len
 	msix_config_written(&vp->msix);
 }
 
+static uint64_t vp_notify_addr(uint64_t bar, unsigned q)
+{
+	return bar + VIRTIO_PCI_NOTIFY_OFF + (uint64_t)q * VIRTIO_PCI_NOTIFY_MULTIPLIER;
+}
+
+/* BAR 0 moved, or its decoding went off or on: the queues' doorbells
+ * follow it, so a notify write where the BAR no longer decodes signals
+ * nothing, and one where it decodes now does not exit to a vCPU thread.
+ * A doorbell KVM refuses is still heard, through the exit and vp_kick.
+ * Under the PCI host's lock. */
+static void vp_bar_moved(struct pci_device *pci, unsigned index, uint64_t from, uint64_t to)
+{
+	struct virtio_pci *vp = pci->opaque;
+	const struct ioeventfd_controller *ctl = &vp->ioeventfds;
+
+	if (index != VIRTIO_PCI_BAR || !ctl->assign)
+		return;
+	for (unsigned q = 0; q < vp->vdev.ops->num_queues; q++) {
+		uint32_t bit = 1u << q;
+		if (vp->doorbells & bit)
+			ctl->deassign(ctl->ctx, vp_notify_addr(from, q), vp->kick_fds[q]);
+		vp->doorbells &= ~bit;
+		if (to != PCI_BAR_UNMAPPED &&
+		    ctl->assign(ctl->ctx, vp_notify_addr(to, q), vp->kick_fds[q]) == 0)
+			vp->doorbells |= bit;
+	}
+}
+
 static int vp_add_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, uint32_t length,
 		      unsigned cap_len)
 {
@@ -446,6 +474,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct msi_controller msi, struct irq
 	vp->pci.opaque = vp;
 	vp->pci.hooks.config_written = vp_config_written;
 	vp->pci.hooks.config_read = vp_config_read;
+	vp->pci.hooks.bar_moved = vp_bar_moved;
 	vp->vdev.transport = &vp_transport;
 	vp->vdev.transport_ctx = vp;
 
@@ -471,12 +500,9 @@ void virtio_pci_exit(struct virtio_pci *vp)
 	pci_device_exit(&vp->pci);
 }
 
-uint64_t virtio_pci_notify_addr(const struct virtio_pci *vp, unsigned q)
+void virtio_pci_set_ioeventfds(struct virtio_pci *vp, struct ioeventfd_controller ctl)
 {
-	uint64_t bar = (pci_get_u32(&vp->pci, PCI_BAR0) & ~0xfULL) |
-		       (uint64_t)pci_get_u32(&vp->pci, PCI_BAR0 + 4) << 32;
-
-	return bar + VIRTIO_PCI_NOTIFY_OFF + (uint64_t)q * VIRTIO_PCI_NOTIFY_MULTIPLIER;
+	vp->ioeventfds = ctl;
 }
 
 void virtio_pci_kicked(void *opaque)

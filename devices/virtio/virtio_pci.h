@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "devices/ioeventfd.h"
 #include "devices/irq.h"
 #include "devices/msix.h"
 #include "devices/pci.h"
@@ -48,15 +49,20 @@ struct virtio_pci {
 	 * notify-area write that reaches us signals them by hand. */
 	int kick_fds[VIRTIO_MAX_QUEUES];
 	struct virtio_pci_kick kicks[VIRTIO_MAX_QUEUES];
+	/* The ioeventfds on the notify registers, and the queues whose one
+	 * is assigned where BAR 0 decodes now. */
+	struct ioeventfd_controller ioeventfds;
+	uint32_t doorbells;
 };
 
 /* Builds the PCI function for a back-end already set up in vp->vdev. */
 int virtio_pci_init(struct virtio_pci *vp, struct msi_controller msi, struct irq_line intx);
 void virtio_pci_exit(struct virtio_pci *vp);
 
-/* Guest-physical address of queue q's notification register where the
- * BAR was placed (valid once the function was added to the PCI host). */
-uint64_t virtio_pci_notify_addr(const struct virtio_pci *vp, unsigned q);
+/* Has the queues' notify registers answered by ioeventfds on kick_fds
+ * wherever BAR 0 decodes, from then on. Call before the function goes on
+ * the bus. Without it every notify write exits to a vCPU thread. */
+void virtio_pci_set_ioeventfds(struct virtio_pci *vp, struct ioeventfd_controller ctl);
 
 /* The I/O thread's callback for kick_fds[q]; opaque is &vp->kicks[q]. */
 void virtio_pci_kicked(void *opaque);

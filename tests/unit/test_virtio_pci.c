@@ -1,8 +1,10 @@
 /* The virtio-pci transport and virtio-rng, driven the way a guest driver
  * drives them: config cycles through the PCI host bridge ports, BAR
  * accesses through the MMIO bus, rings in a real guest RAM. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,7 +43,55 @@
 #define Q_AVAIL 0x28
 #define Q_USED 0x30
 
+/* KVM's ioeventfds as the device assigns them; like KVM, refuses a
+ * second one on an address and a deassign of one that is not there. */
+#define MAX_DOORBELLS 8
+
+struct fake_doorbells {
+	unsigned n;
+	uint64_t addr[MAX_DOORBELLS];
+	int fd[MAX_DOORBELLS];
+	int refuse; /* assign fails with this when non-zero */
+	unsigned assigns, deassigns;
+};
+
+static int doorbell_find(const struct fake_doorbells *d, uint64_t addr)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (d->addr[i] == addr)
+			return (int)i;
+	return -1;
+}
+
+static int fake_assign(void *ctx, uint64_t addr, int fd)
+{
+	struct fake_doorbells *d = ctx;
+
+	if (d->refuse)
+		return d->refuse;
+	assert_int_equal(doorbell_find(d, addr), -1);
+	assert_true(d->n < MAX_DOORBELLS);
+	d->addr[d->n] = addr;
+	d->fd[d->n++] = fd;
+	d->assigns++;
+	return 0;
+}
+
+static void fake_deassign(void *ctx, uint64_t addr, int fd)
+{
+	struct fake_doorbells *d = ctx;
+	int i = doorbell_find(d, addr);
+
+	assert_int_not_equal(i, -1);
+	assert_int_equal(d->fd[i], fd);
+	d->n--;
+	d->addr[i] = d->addr[d->n];
+	d->fd[i] = d->fd[d->n];
+	d->deassigns++;
+}
+
 struct rig {
+	struct fake_doorbells bells;
 	struct bus pio, mmio;
 	struct pci_host host;
 	struct guest_mem mem;
@@ -93,6 +143,8 @@ static int rig_setup(void **state)
 		0);
 	struct msi_controller msi = fake_irq_msi(&r->irq);
 	assert_int_equal(virtio_rng_init(&r->rng, &r->mem, msi, fake_irq_intx(&r->irq, 16)), 0);
+	virtio_pci_set_ioeventfds(
+		&r->rng.vp, (struct ioeventfd_controller){fake_assign, fake_deassign, &r->bells});
 	assert_int_equal(pci_host_add(&r->host, &r->rng.vp.pci), 1);
 	*state = r;
 	return 0;
@@ -412,6 +464,72 @@ static void overlapping_bars_leave_the_range_to_the_first(void **state)
 	free(other);
 }
 
+/* Whether the queue's doorbell is an ioeventfd at bar's notify register. */
+static bool doorbell_at(struct rig *r, uint64_t bar)
+{
+	int i = doorbell_find(&r->bells, bar + VIRTIO_PCI_NOTIFY_OFF);
+
+	return i >= 0 && r->bells.fd[i] == r->rng.vp.kick_fds[0];
+}
+
+/* KVM's ioeventfds do not look at the command register: one left
+ * assigned while memory decoding is off would still signal the kick. */
+static void doorbells_exist_only_while_memory_decoding_is_on(void **state)
+{
+	struct rig *r = *state;
+
+	r->bar = cfg_read(r, 1, PCI_BAR0, 4) & ~0xfULL;
+	assert_int_equal(r->bells.n, 0); /* placed, but not decoding */
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_int_equal(r->bells.n, 1); /* rng has one queue */
+	assert_true(doorbell_at(r, r->bar));
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+	assert_int_equal(r->bells.assigns, 1); /* bus mastering is no reason to move */
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MASTER, 2);
+	assert_int_equal(r->bells.n, 0);
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_true(doorbell_at(r, r->bar));
+}
+
+/* The ioeventfds stayed where Skiff placed the BAR: after a move a write
+ * to the old address still kicked the queue. */
+static void doorbells_follow_a_moved_bar(void **state)
+{
+	struct rig *r = *state;
+	uint64_t to = MMIO_BASE + 0x100000;
+
+	rig_enable(r);
+	uint64_t from = r->bar;
+	set_bar(r, 1, to);
+	assert_int_equal(r->bells.n, 1);
+	assert_true(doorbell_at(r, to));
+	assert_false(doorbell_at(r, from));
+	/* Sizing with decoding left on: all ones decode nowhere, the old
+	 * value brings the doorbell back. */
+	cfg_write(r, 1, PCI_BAR0, 0xffffffff, 4);
+	assert_int_equal(r->bells.n, 0);
+	set_bar(r, 1, to);
+	assert_true(doorbell_at(r, to));
+	assert_int_equal(r->bells.assigns, 3);
+	assert_int_equal(r->bells.deassigns, 2);
+}
+
+/* A doorbell KVM refuses costs a vCPU exit per kick, no kick. */
+static void a_refused_doorbell_is_still_heard_through_the_bar(void **state)
+{
+	struct rig *r = *state;
+	uint64_t kicks = 0;
+
+	r->bells.refuse = -ENOSPC;
+	rig_enable(r);
+	assert_int_equal(r->bells.n, 0);
+	bar_write(r, VIRTIO_PCI_NOTIFY_OFF, 0, 2);
+	assert_int_equal(read(r->rng.vp.kick_fds[0], &kicks, sizeof(kicks)), sizeof(kicks));
+	assert_int_equal(kicks, 1);
+	cfg_write(r, 1, PCI_COMMAND, 0, 2); /* nothing to deassign */
+	assert_int_equal(r->bells.deassigns, 0);
+}
+
 static void features_offered_include_version_1_and_ring_features(void **state)
 {
 	struct rig *r = *state;
@@ -612,6 +730,9 @@ int main(void)
 		T(a_moved_bar_decodes_at_its_new_address_only),
 		T(a_bar_outside_the_bridge_window_decodes_nowhere),
 		T(overlapping_bars_leave_the_range_to_the_first),
+		T(doorbells_exist_only_while_memory_decoding_is_on),
+		T(doorbells_follow_a_moved_bar),
+		T(a_refused_doorbell_is_still_heard_through_the_bar),
 		T(features_offered_include_version_1_and_ring_features),
 		T(legacy_driver_without_version_1_is_refused),
 		T(unoffered_feature_is_refused),
