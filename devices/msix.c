@@ -65,9 +65,13 @@ void msix_exit(struct msix *msix)
 	pthread_mutex_destroy(&msix->lock);
 }
 
+/* A message is a memory write: with bus mastering off it goes nowhere
+ * and is lost, not made pending, as in QEMU (its write lands in a
+ * disabled address space). Lock held. */
 static void msix_fire(struct msix *msix, unsigned vector)
 {
-	msix->ctl.trigger(msix->ctl.ctx, msix->routes[vector]);
+	if (pci_dma_allowed(msix->pci))
+		msix->ctl.trigger(msix->ctl.ctx, msix->routes[vector]);
 }
 
 /* Sends what was pending on vectors that are now unmasked. Lock held. */

@@ -43,7 +43,8 @@ void msix_table_read(struct msix *msix, uint64_t off, uint8_t *data, uint32_t le
 void msix_table_write(struct msix *msix, uint64_t off, const uint8_t *data, uint32_t len);
 void msix_pba_read(struct msix *msix, uint64_t off, uint8_t *data, uint32_t len);
 
-/* Raises vector, or records it pending while masked. */
+/* Raises vector, or records it pending while masked. Dropped while the
+ * function's bus mastering is off (pci_dma_allowed). */
 void msix_notify(struct msix *msix, unsigned vector);
 
 #endif

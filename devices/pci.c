@@ -71,7 +71,8 @@ void pci_device_set_intx(struct pci_device *dev, struct irq_line line)
 	pci_set_u8(dev, PCI_INTERRUPT_LINE, (uint8_t)line.gsi);
 }
 
-/* A config byte other threads may read without the function's lock. */
+/* A config byte other threads may read without the function's lock (the
+ * command register, for pci_dma_allowed). */
 static void pci_config_store(struct pci_device *dev, unsigned off, uint8_t v)
 {
 	__atomic_store_n(&dev->config[off], v, __ATOMIC_RELAXED);
@@ -107,6 +108,11 @@ void pci_set_intx(struct pci_device *dev, bool pending)
 				 : status & (uint8_t)~PCI_STATUS_INTERRUPT);
 	pci_intx_update(dev, was);
 	pthread_mutex_unlock(&dev->lock);
+}
+
+bool pci_dma_allowed(const struct pci_device *dev)
+{
+	return __atomic_load_n(&dev->config[PCI_COMMAND], __ATOMIC_RELAXED) & PCI_COMMAND_MASTER;
 }
 
 static void pci_bar_set_wmask(struct pci_device *dev, unsigned index)

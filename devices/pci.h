@@ -138,6 +138,12 @@ void pci_device_set_intx(struct pci_device *dev, struct irq_line line);
  * clearing it raises the line again. Any thread. */
 void pci_set_intx(struct pci_device *dev, bool pending);
 
+/* Bus Master Enable (command bit 2): whether the function may reach
+ * memory at all. Everything it would write or read there waits or is
+ * dropped meanwhile: DMA, and MSI-X messages, which are memory writes.
+ * Any thread. */
+bool pci_dma_allowed(const struct pci_device *dev);
+
 void pci_set_u8(struct pci_device *dev, unsigned off, uint8_t v);
 void pci_set_u16(struct pci_device *dev, unsigned off, uint16_t v);
 void pci_set_u32(struct pci_device *dev, unsigned off, uint32_t v);

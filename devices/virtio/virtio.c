@@ -1,6 +1,7 @@
 #include "devices/virtio/virtio.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define VIRTIO_NO_VECTOR 0xffff
@@ -22,6 +23,8 @@ void virtio_device_init(struct virtio_device *vdev, const struct virtio_device_o
 
 void virtio_device_exit(struct virtio_device *vdev)
 {
+	free(vdev->held);
+	vdev->held = NULL;
 	pthread_mutex_destroy(&vdev->lock);
 }
 
@@ -37,6 +40,7 @@ static void virtio_device_stop(struct virtio_device *vdev)
 	if (vdev->ops->reset && vdev->status)
 		vdev->ops->reset(vdev);
 	vdev->generation++;
+	vdev->nr_held = 0; /* from before the reset: dropped */
 	vdev->driver_features = 0;
 	vdev->error_logged = false;
 	vdev->config_vector = VIRTIO_NO_VECTOR;
@@ -144,13 +148,64 @@ void virtio_queue_notify_driver(struct virtio_device *vdev, unsigned q)
 		vdev->transport->interrupt(vdev, vdev->queue_vector[q], false);
 }
 
+bool virtio_queue_live(const struct virtio_device *vdev, unsigned q)
+{
+	return (vdev->status & VIRTIO_STATUS_DRIVER_OK) && !virtio_device_broken(vdev) &&
+	       !vdev->dma_off && q < vdev->ops->num_queues && vdev->vqs[q].ready;
+}
+
 void virtio_device_kick(struct virtio_device *vdev, unsigned q)
 {
 	pthread_mutex_lock(&vdev->lock);
-	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) && !virtio_device_broken(vdev) &&
-	    q < vdev->ops->num_queues && vdev->vqs[q].ready)
+	if (virtio_queue_live(vdev, q))
 		vdev->ops->queue_notify(vdev, q);
 	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void virtio_completion_post(struct virtio_device *vdev,
+				   const struct virtio_held_completion *c)
+{
+	if (c->result)
+		c->result(c->ctx);
+	if (virtq_push(&vdev->vqs[c->q], c->head, c->written) == 0)
+		virtio_queue_notify_driver(vdev, c->q);
+}
+
+/* Keeps a completion until the device may reach guest memory again. The
+ * array grows to the chains in flight at most. Lock held. */
+static void virtio_completion_hold(struct virtio_device *vdev,
+				   const struct virtio_held_completion *c)
+{
+	if (vdev->nr_held == vdev->held_cap) {
+		unsigned cap = vdev->held_cap ? 2 * vdev->held_cap : 16;
+		struct virtio_held_completion *grown = realloc(vdev->held, cap * sizeof(*grown));
+		if (!grown) {
+			fprintf(stderr, "skiff: %s: out of memory holding a completion; dropped\n",
+				vdev->ops->name);
+			return;
+		}
+		vdev->held = grown;
+		vdev->held_cap = cap;
+	}
+	vdev->held[vdev->nr_held++] = *c;
+}
+
+void virtio_device_set_dma(struct virtio_device *vdev, bool allowed)
+{
+	if (vdev->dma_off == !allowed)
+		return;
+	vdev->dma_off = !allowed;
+	if (!allowed)
+		return;
+	for (unsigned i = 0; i < vdev->nr_held; i++)
+		virtio_completion_post(vdev, &vdev->held[i]);
+	vdev->nr_held = 0;
+	/* Kicks that came meanwhile were not acted on, and frames or input
+	 * may be waiting for the device: every live queue is looked at
+	 * again, on the I/O thread. */
+	for (unsigned q = 0; q < vdev->ops->num_queues && vdev->transport->kick; q++)
+		if (virtio_queue_live(vdev, q))
+			vdev->transport->kick(vdev, q);
 }
 
 /* Chains one drain may handle before yielding to the other devices. */
@@ -226,12 +281,14 @@ static void virtio_chain_landed(struct virtio_device *vdev)
 void virtio_queue_complete(struct virtio_device *vdev, unsigned q, uint32_t generation,
 			   uint16_t head, uint32_t written, virtio_result_fn result, void *ctx)
 {
+	struct virtio_held_completion c = {result, ctx, written, head, (uint16_t)q};
+
 	pthread_mutex_lock(&vdev->lock);
 	if (generation == vdev->generation && q < vdev->ops->num_queues) {
-		if (result)
-			result(ctx);
-		if (virtq_push(&vdev->vqs[q], head, written) == 0)
-			virtio_queue_notify_driver(vdev, q);
+		if (vdev->dma_off)
+			virtio_completion_hold(vdev, &c);
+		else
+			virtio_completion_post(vdev, &c);
 	}
 	virtio_chain_landed(vdev);
 	pthread_mutex_unlock(&vdev->lock);

@@ -54,6 +54,20 @@ struct virtio_device_ops {
 	void (*queue_notify)(struct virtio_device *vdev, unsigned q);
 };
 
+/* Writes the result of a chain's asynchronous work into the chain (a
+ * status byte). */
+typedef void (*virtio_result_fn)(void *ctx);
+
+/* A completion of asynchronous work that landed while the device was
+ * kept from guest memory: posted once it may reach it again. */
+struct virtio_held_completion {
+	virtio_result_fn result;
+	void *ctx;
+	uint32_t written;
+	uint16_t head;
+	uint16_t q;
+};
+
 struct virtio_transport_ops {
 	void (*interrupt)(struct virtio_device *vdev, uint16_t vector, bool config);
 	void (*kick)(struct virtio_device *vdev, unsigned q); /* run queue_notify again */
@@ -81,6 +95,12 @@ struct virtio_device {
 	 * device is stopped, but the status keeps its old, non-zero value
 	 * until the last of them completed (see virtio_device_reset). */
 	bool resetting;
+	/* The transport keeps the device from guest memory (PCI: bus
+	 * mastering off): no queue is processed and completions are held,
+	 * at most one per chain in flight (see virtio_device_set_dma). */
+	bool dma_off;
+	struct virtio_held_completion *held;
+	unsigned nr_held, held_cap;
 
 	const struct virtio_transport_ops *transport;
 	void *transport_ctx;
@@ -112,16 +132,15 @@ typedef int64_t (*virtio_chain_fn)(struct virtio_device *vdev, struct virtq_chai
  * is kicked again rather than starving the other devices. Lock held. */
 void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn);
 
-/* Writes the result of a chain's asynchronous work into the chain (a
- * status byte). */
-typedef void (*virtio_result_fn)(void *ctx);
-
 /* Gives back a chain whose work finished asynchronously: result(ctx)
  * writes its result, the chain goes on the used ring and the driver is
  * interrupted if it wants to be. generation is vdev->generation when the
  * chain was popped: a chain from before a device reset is dropped, and
- * result is not called, so nothing reaches guest memory for it. The last
- * chain in flight completes a pending reset. Takes the device lock. */
+ * result is not called, so nothing reaches guest memory for it. While
+ * the device is kept from guest memory (dma_off) all of that waits until
+ * it may reach it again; ctx must stay valid until then, or until a
+ * reset drops it. The last chain in flight completes a pending reset.
+ * Takes the device lock. */
 void virtio_queue_complete(struct virtio_device *vdev, unsigned q, uint32_t generation,
 			   uint16_t head, uint32_t written, virtio_result_fn result, void *ctx);
 
@@ -143,5 +162,18 @@ void virtio_device_set_status(struct virtio_device *vdev, uint8_t status);
 void virtio_device_enable_queue(struct virtio_device *vdev, unsigned q);
 /* The I/O thread's entry for a kick. */
 void virtio_device_kick(struct virtio_device *vdev, unsigned q);
+
+/* Whether queue q may be processed now: the driver is live (DRIVER_OK,
+ * not broken), the queue enabled, guest memory reachable. Lock held. */
+bool virtio_queue_live(const struct virtio_device *vdev, unsigned q);
+
+/* Transport side, lock held: whether the device may reach guest memory
+ * (PCI: bus mastering). While it may not, kicks are not acted on, no
+ * chain is popped, pushed or written, and completions of chains in
+ * flight are held; the host kernel may still finish I/O it started into
+ * guest buffers before. When it may again, the held completions are
+ * posted (interrupting the driver as usual) and every live queue is
+ * kicked on the I/O thread, so work that arrived meanwhile is done. */
+void virtio_device_set_dma(struct virtio_device *vdev, bool allowed);
 
 #endif

@@ -4,12 +4,6 @@
 
 #define PCI_CLASS_COMMUNICATION_OTHER 0x078000 /* as QEMU's virtio-serial */
 
-static bool vcon_live(const struct virtio_device *vdev, unsigned q)
-{
-	return (vdev->status & VIRTIO_STATUS_DRIVER_OK) && !virtio_device_broken(vdev) &&
-	       vdev->vqs[q].ready;
-}
-
 /* Hands the held chain's bytes from tx_taken on to the host; true when it
  * took them all. */
 static bool vcon_tx_send(struct virtio_console *vc)
@@ -164,7 +158,7 @@ size_t virtio_console_push_input(struct virtio_console *vc, const uint8_t *data,
 	int64_t done = 0;
 
 	pthread_mutex_lock(&vdev->lock);
-	if (vcon_live(vdev, VIRTIO_CONSOLE_RX_QUEUE))
+	if (virtio_queue_live(vdev, VIRTIO_CONSOLE_RX_QUEUE))
 		done = vcon_rx(vc, data, len);
 	if (done > 0) {
 		vc->bytes_in += (uint64_t)done;

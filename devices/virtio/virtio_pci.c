@@ -372,6 +372,16 @@ static void vp_config_read(struct pci_device *pci, unsigned off, uint8_t *data, 
 		vp_bar_read(vp, (uint64_t)bar_off, data, len);
 }
 
+/* Bus mastering gates every access of the device to guest memory: the
+ * core stops processing queues and holds completions while it is off,
+ * and picks up what waited once it is on again. */
+static void vp_command_written(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->vdev.lock);
+	virtio_device_set_dma(&vp->vdev, pci_dma_allowed(&vp->pci));
+	pthread_mutex_unlock(&vp->vdev.lock);
+}
+
 static void vp_config_written(struct pci_device *pci, unsigned off, unsigned len)
 {
 	struct virtio_pci *vp = pci->opaque;
@@ -379,6 +389,10 @@ static void vp_config_written(struct pci_device *pci, unsigned off, unsigned len
 
 	if (bar_off >= 0)
 		vp_bar_write(vp, (uint64_t)bar_off, &pci->config[off], len);
+	if (off <= PCI_COMMAND && off + len > PCI_COMMAND)
+		vp_command_written(vp);
+	/* Enabling or unmasking MSI-X, or bus mastering, may send what was
+	 * pending. */
 	msix_config_written(&vp->msix);
 }
 
@@ -477,6 +491,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct msi_controller msi, struct irq
 	vp->pci.hooks.bar_moved = vp_bar_moved;
 	vp->vdev.transport = &vp_transport;
 	vp->vdev.transport_ctx = vp;
+	vp_command_written(vp); /* out of reset: bus mastering is off */
 
 	rc = vp_add_caps(vp);
 	if (!rc)

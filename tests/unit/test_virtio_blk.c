@@ -103,6 +103,15 @@ static void driver_init(struct rig *r)
 	assert_true(r->blk.vp.vdev.vqs[0].ready);
 }
 
+/* The command register as a driver writes it: decoding on, bus
+ * mastering as asked. */
+static void bus_master(struct rig *r, bool on)
+{
+	uint16_t command = PCI_COMMAND_MEMORY | (on ? PCI_COMMAND_MASTER : 0);
+
+	pci_config_write(&r->blk.vp.pci, PCI_COMMAND, (const uint8_t *)&command, 2);
+}
+
 static void rig_start(struct rig *r, bool read_only)
 {
 	char err[256];
@@ -112,6 +121,7 @@ static void rig_start(struct rig *r, bool read_only)
 	struct msi_controller msi = fake_irq_msi(&r->irq);
 	assert_int_equal(
 		virtio_blk_init(&r->blk, &r->mem, &r->loop, msi, fake_irq_intx(&r->irq, 16)), 0);
+	bus_master(r, true); /* the driver's first step */
 	assert_int_equal(ioloop_watch_eventfd(&r->loop, r->blk.vp.kick_fds[0], virtio_pci_kicked,
 					      &r->blk.vp.kicks[0]),
 			 0);
@@ -437,6 +447,83 @@ static void reset_waits_for_a_read_in_flight_and_drops_its_completion(void **sta
 	assert_int_equal(*ram(r, DATA + 511), 'W');
 }
 
+/* Starts a read of 1 KiB from sector 0 that stays in flight until the
+ * test writes the data into the returned pipe. */
+static int start_stalled_read(struct rig *r, int *image)
+{
+	int disk = disk_stall_reads(r, image);
+
+	memset(ram(r, DATA), 0x5a, 1024);
+	lay_out_request(r, VIRTIO_BLK_T_IN, 0, 1024, true);
+	submit(r);
+	for (int i = 0; i < 5000 && in_flight(r) == 0; i++)
+		sleep_ms(1);
+	assert_int_equal(in_flight(r), 1);
+	return disk;
+}
+
+/* The disk answers; waits until the device has taken the completion. */
+static void finish_stalled_read(struct rig *r, int disk, uint8_t fill)
+{
+	uint8_t data[1024];
+
+	memset(data, fill, sizeof(data));
+	assert_int_equal(write(disk, data, sizeof(data)), (ssize_t)sizeof(data));
+	for (int i = 0; i < 5000 && in_flight(r); i++)
+		sleep_ms(1);
+	assert_int_equal(in_flight(r), 0);
+}
+
+/* A read completing while the driver has bus mastering off: the host
+ * kernel finishes the transfer it was given before, but the device
+ * writes neither the status byte nor the used ring, and interrupts no
+ * one, until bus mastering is back on; then the request completes as
+ * usual. It used to complete at once. */
+static void a_completion_while_bus_mastering_is_off_waits_for_it(void **state)
+{
+	struct rig *r = *state;
+	int image;
+
+	rig_start(r, false);
+	int disk = start_stalled_read(r, &image);
+	bar_read(r, VIRTIO_PCI_ISR_OFF, 1); /* the driver acks what came so far */
+	assert_int_equal(fake_irq_level(&r->irq), 0);
+	bus_master(r, false);
+	finish_stalled_read(r, disk, 'R');
+	assert_int_equal(*ram(r, DATA + 1023), 'R');
+	assert_int_equal(*ram(r, STATUS_AT), 0xee);
+	assert_int_equal(used_idx(r), 0);
+	assert_int_equal(fake_irq_level(&r->irq), 0);
+
+	bus_master(r, true);
+	assert_int_equal(used_idx(r), 1);
+	assert_int_equal(*ram(r, STATUS_AT), VIRTIO_BLK_S_OK);
+	assert_int_equal(fake_irq_level(&r->irq), 1);
+	close(disk);
+	disk_restore(r, image);
+	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+}
+
+/* A reset drops a completion held for bus mastering: once the status
+ * reads 0 nothing from before the reset reaches guest memory. */
+static void a_reset_drops_a_completion_held_for_bus_mastering(void **state)
+{
+	struct rig *r = *state;
+	int image;
+
+	rig_start(r, false);
+	int disk = start_stalled_read(r, &image);
+	bus_master(r, false);
+	finish_stalled_read(r, disk, 'R');
+	bar_write(r, COMMON_STATUS, 0, 1);
+	assert_int_equal(device_status(r), 0); /* nothing in flight any more */
+	bus_master(r, true);
+	assert_int_equal(*ram(r, STATUS_AT), 0xee);
+	assert_int_equal(used_idx(r), 0);
+	close(disk);
+	disk_restore(r, image);
+}
+
 static void second_writer_is_refused_by_the_lock(void **state)
 {
 	struct rig *r = *state;
@@ -475,6 +562,8 @@ int main(void)
 		T(request_without_status_byte_needs_reset),
 		T(reset_with_nothing_in_flight_reads_zero_at_once),
 		T(reset_waits_for_a_read_in_flight_and_drops_its_completion),
+		T(a_completion_while_bus_mastering_is_off_waits_for_it),
+		T(a_reset_drops_a_completion_held_for_bus_mastering),
 		T(second_writer_is_refused_by_the_lock),
 		cmocka_unit_test(missing_image_is_named_in_the_error),
 	};

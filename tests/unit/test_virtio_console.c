@@ -114,6 +114,9 @@ static int rig_setup(void **state)
 	struct virtio_console_host host = {host_write, host_rx_space, &r->host};
 	assert_int_equal(
 		virtio_console_init(&r->vc, &r->mem, msi, fake_irq_intx(&r->irq, 16), host), 0);
+	/* The driver's first step: decoding and bus mastering on. */
+	pci_config_write(&r->vc.vp.pci, PCI_COMMAND,
+			 (const uint8_t[]){PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0}, 2);
 	for (unsigned q = 0; q < 2; q++)
 		assert_int_equal(ioloop_watch_eventfd(&r->loop, r->vc.vp.kick_fds[q],
 						      virtio_pci_kicked, &r->vc.vp.kicks[q]),

@@ -142,6 +142,15 @@ static unsigned held_chains(struct rig *r)
 	return n;
 }
 
+/* The command register as a driver writes it: decoding on, bus
+ * mastering as asked. */
+static void bus_master(struct rig *r, bool on)
+{
+	uint16_t command = PCI_COMMAND_MEMORY | (on ? PCI_COMMAND_MASTER : 0);
+
+	pci_config_write(&r->net.vp.pci, PCI_COMMAND, (const uint8_t *)&command, 2);
+}
+
 static int rig_setup(void **state)
 {
 	struct rig *r = calloc(1, sizeof(*r));
@@ -156,6 +165,7 @@ static int rig_setup(void **state)
 	struct msi_controller msi = fake_irq_msi(&r->irq);
 	assert_int_equal(virtio_net_init(&r->net, &r->mem, msi, fake_irq_intx(&r->irq, 16)), 0);
 	assert_int_equal(virtio_net_ops.num_queues, NQ);
+	bus_master(r, true); /* the driver's first step */
 	for (unsigned q = 0; q < NQ; q++)
 		assert_int_equal(ioloop_watch_eventfd(&r->loop, r->net.vp.kick_fds[q],
 						      virtio_pci_kicked, &r->net.vp.kicks[q]),
@@ -342,6 +352,27 @@ static void frames_wait_in_the_tap_until_the_guest_posts_buffers(void **state)
 		assert_int_equal(e.len, HDR + 60);
 		assert_int_equal(*ram(r, RXBUF + 0x1000ULL * e.id + HDR), 'A' + i);
 	}
+}
+
+/* With bus mastering off the device leaves its receive buffers alone:
+ * frames wait in the tap, and the guest's kick is not acted on. Turning
+ * bus mastering on is enough for them to be delivered. */
+static void frames_wait_while_bus_mastering_is_off(void **state)
+{
+	struct rig *r = *state;
+
+	rig_driver_ok(r);
+	bus_master(r, false);
+	post_rx_buffers(r, 0, 2, 2048);
+	kick(r, RX);
+	host_send(r, 0, 60, 'A');
+	host_send(r, 0, 60, 'B');
+	sleep_ms(100);
+	assert_int_equal(used_idx(r, RX), 0);
+	assert_int_equal(held_chains(r), 0); /* not even popped */
+	bus_master(r, true);
+	assert_true(wait_used(r, RX, 2));
+	assert_int_equal(*ram(r, RXBUF + 0x1000ULL * used_elem(r, RX, 1).id + HDR), 'B');
 }
 
 static void receive_resumes_when_buffers_come_back(void **state)
@@ -1374,6 +1405,7 @@ int main(void)
 		T(transmit_sends_a_clean_header_and_the_frame),
 		T(receive_fills_the_buffer_with_a_plain_header_and_the_frame),
 		T(frames_wait_in_the_tap_until_the_guest_posts_buffers),
+		T(frames_wait_while_bus_mastering_is_off),
 		T(receive_resumes_when_buffers_come_back),
 		T(frame_larger_than_the_buffers_is_dropped_and_the_buffer_reused),
 		T(frame_with_an_offload_header_is_dropped),

@@ -652,6 +652,99 @@ static void reset_lowers_a_raised_intx_line(void **state)
 	assert_int_equal(bar_read(r, VIRTIO_PCI_ISR_OFF, 1), 0);
 }
 
+static unsigned msix_control_at(struct rig *r)
+{
+	for (unsigned at = cfg_read(r, 1, PCI_CAPABILITY_LIST, 1); at;
+	     at = cfg_read(r, 1, at + 1, 1))
+		if (cfg_read(r, 1, at, 1) == 0x11)
+			return at + 2;
+	fail();
+	return 0;
+}
+
+static uint64_t take_kicks(struct rig *r)
+{
+	uint64_t kicks = 0;
+
+	if (read(r->rng.vp.kick_fds[0], &kicks, sizeof(kicks)) != sizeof(kicks))
+		return 0;
+	return kicks;
+}
+
+/* Bus mastering was not looked at: the device read the rings, filled the
+ * buffer and wrote the used ring whatever the command register said. */
+static void no_guest_memory_is_touched_while_bus_mastering_is_off(void **state)
+{
+	struct rig *r = *state;
+	uint8_t *before = malloc(RAM_SIZE);
+
+	rig_bring_up(r, VIRTIO_F_VERSION_1 | VIRTIO_F_EVENT_IDX);
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2); /* bus mastering off */
+	memset(r->mem.mapping + DATA, 0, 64);
+	post_one(r, 0, DATA, 64, VIRTQ_DESC_F_WRITE);
+	memcpy(before, r->mem.mapping, RAM_SIZE);
+	bar_write(r, VIRTIO_PCI_NOTIFY_OFF, 0, 2);
+	assert_int_equal(take_kicks(r), 1);
+	virtio_pci_kicked(&r->rng.vp.kicks[0]); /* what the I/O thread does */
+	/* Not the buffer, the used ring nor its flags or avail_event. */
+	assert_memory_equal(r->mem.mapping, before, RAM_SIZE);
+	assert_int_equal(r->rng.bytes_served, 0);
+	assert_int_equal(fake_irq_level(&r->irq), 0);
+	free(before);
+}
+
+/* The kick that came while bus mastering was off is not lost: turning it
+ * on has the I/O thread look at the queue again. */
+static void a_kick_while_bus_mastering_is_off_is_acted_on_once_it_is_on(void **state)
+{
+	struct rig *r = *state;
+
+	rig_bring_up(r, VIRTIO_F_VERSION_1);
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	post_one(r, 0, DATA, 64, VIRTQ_DESC_F_WRITE);
+	bar_write(r, VIRTIO_PCI_NOTIFY_OFF, 0, 2);
+	assert_int_equal(take_kicks(r), 1);
+	virtio_pci_kicked(&r->rng.vp.kicks[0]);
+	assert_int_equal(used_idx(r), 0);
+
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+	assert_int_equal(take_kicks(r), 1); /* the device kicked its queue itself */
+	virtio_pci_kicked(&r->rng.vp.kicks[0]);
+	assert_int_equal(used_idx(r), 1);
+	assert_int_equal(r->rng.bytes_served, 64);
+	assert_int_equal(fake_irq_level(&r->irq), 1); /* INTx: MSI-X is off */
+	/* Bus mastering on again, or on before DRIVER_OK: nothing to redo. */
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+	assert_int_equal(take_kicks(r), 0);
+}
+
+/* An MSI-X message is a memory write: with bus mastering off it is not
+ * sent, and, as in QEMU (whose write goes to a disabled address space),
+ * not made pending either. INTx is a wire, not a write: it still works. */
+static void msix_messages_are_dropped_while_bus_mastering_is_off(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_device *vdev = &r->rng.vp.vdev;
+
+	rig_bring_up(r, VIRTIO_F_VERSION_1);
+	cfg_write(r, 1, msix_control_at(r), 0x8000, 2);
+	bar_write(r, VIRTIO_PCI_MSIX_TABLE_OFF + 16, 0xfee00000, 4);
+	bar_write(r, VIRTIO_PCI_MSIX_TABLE_OFF + 28, 0, 4); /* vector 1 unmasked */
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	vdev->transport->interrupt(vdev, 1, true);
+	assert_int_equal(r->irq.fired[1], 0);
+	assert_int_equal(bar_read(r, VIRTIO_PCI_MSIX_PBA_OFF, 8), 0);
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+	assert_int_equal(r->irq.fired[1], 0);
+	vdev->transport->interrupt(vdev, 1, true);
+	assert_int_equal(r->irq.fired[1], 1);
+
+	cfg_write(r, 1, msix_control_at(r), 0, 2); /* MSI-X off: INTx */
+	cfg_write(r, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	vdev->transport->interrupt(vdev, 1, true);
+	assert_int_equal(fake_irq_level(&r->irq), 1);
+}
+
 static void rng_request_with_readable_buffer_needs_reset(void **state)
 {
 	struct rig *r = *state;
@@ -740,6 +833,9 @@ int main(void)
 		T(masked_vector_is_held_pending_until_unmasked),
 		T(without_msix_interrupt_is_intx_and_isr_read_clears_it),
 		T(reset_lowers_a_raised_intx_line),
+		T(no_guest_memory_is_touched_while_bus_mastering_is_off),
+		T(a_kick_while_bus_mastering_is_off_is_acted_on_once_it_is_on),
+		T(msix_messages_are_dropped_while_bus_mastering_is_off),
 		T(rng_request_with_readable_buffer_needs_reset),
 		T(buffer_outside_ram_needs_reset_and_touches_nothing),
 		T(ring_outside_ram_fails_queue_enable),
