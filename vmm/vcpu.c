@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "vmm/vm.h"
-#include "vmm/x86_cpu.h"
+#include "vmm/x86_dump.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -41,11 +41,14 @@ static bool vcpu_dispatch_mmio(const struct vcpu_exit_ctx *ctx, struct kvm_run *
 	return true;
 }
 
+/* Only the crash that stops the VM is reported (and its vCPU dumped): one
+ * after another stop request has nothing to add. */
 static enum vcpu_action vcpu_crash(const struct vcpu_exit_ctx *ctx, const char *what,
 				   unsigned long long code)
 {
-	if (vm_stop_request(ctx->stop, VM_STOP_CRASH, 0))
-		fprintf(stderr, "skiff: vCPU %u: %s (0x%llx)\n", ctx->vcpu_id, what, code);
+	if (!vm_stop_request(ctx->stop, VM_STOP_CRASH, ctx->vcpu_id))
+		return VCPU_EXIT;
+	fprintf(stderr, "skiff: vCPU %u: %s (0x%llx)\n", ctx->vcpu_id, what, code);
 	return VCPU_CRASH;
 }
 
@@ -120,10 +123,8 @@ static void *vcpu_thread(void *arg)
 		}
 		action = vcpu_handle_exit(&ctx, vcpu->run);
 	}
-	/* After a triple fault, AMD's KVM has already put the vCPU back in its
-	 * reset state, so its registers would only mislead. */
-	if (action == VCPU_CRASH && vcpu->run->exit_reason != KVM_EXIT_SHUTDOWN)
-		x86_cpu_dump(vcpu->fd, vcpu->id);
+	if (action == VCPU_CRASH)
+		x86_dump_vcpu(vcpu->fd, vcpu->id, vcpu->run);
 	return NULL;
 }
 

@@ -34,7 +34,7 @@ struct vcpu_exit_ctx {
 enum vcpu_action {
 	VCPU_RESUME,
 	VCPU_EXIT,  /* the VM is stopping: leave the run loop */
-	VCPU_CRASH, /* the guest crashed: report and leave */
+	VCPU_CRASH, /* the guest crashed and that stops the VM: dump the vCPU, leave */
 };
 
 enum vcpu_action vcpu_handle_exit(const struct vcpu_exit_ctx *ctx, struct kvm_run *run);

@@ -18,6 +18,7 @@
 #include "vmm/pvh.h"
 #include "vmm/vm_pci.h"
 #include "vmm/x86_cpu.h"
+#include "vmm/x86_dump.h"
 
 #define KVM_API_VERSION_REQUIRED 12
 /* Real-mode helper pages KVM needs on Intel hosts, just below the BIOS. */
@@ -372,6 +373,18 @@ static int vm_report_stop(struct vm *vm)
 	return status;
 }
 
+/* After a crash, where the other vCPUs were: the crashed one has dumped
+ * itself (vcpu.c), and on AMD a triple fault leaves it only its reset
+ * state, so theirs may be all there is to go on. */
+static void vm_dump_bystanders(struct vm *vm)
+{
+	if (vm->stop.reason != VM_STOP_CRASH)
+		return;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (i != vm->stop.detail)
+			x86_dump_vcpu_brief(vm->vcpus[i].fd, i);
+}
+
 int vm_run(struct vm *vm)
 {
 	sigset_t handled;
@@ -398,6 +411,7 @@ int vm_run(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	vm_dump_bystanders(vm);
 	ioloop_stop(&vm->ioloop);
 	close(sigfd);
 	console_drain(&vm->console);

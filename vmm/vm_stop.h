@@ -18,7 +18,7 @@ enum vm_stop_reason {
 	VM_RUNNING,
 	VM_STOP_POWEROFF, /* detail: value written to the debug-exit port */
 	VM_STOP_RESET,
-	VM_STOP_CRASH,
+	VM_STOP_CRASH,	   /* detail: the vCPU that crashed */
 	VM_STOP_SIGNAL,	   /* detail: the signal number */
 	VM_STOP_USER_QUIT, /* Ctrl-A x on the console */
 	VM_STOP_VMM_ERROR,

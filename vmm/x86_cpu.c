@@ -1,7 +1,6 @@
 #include "vmm/x86_cpu.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -255,21 +254,4 @@ int x86_cpu_init(int vcpu_fd, unsigned id, const struct kvm_cpuid2 *supported,
 	if (!err && id == 0)
 		err = x86_cpu_set_pvh_state(vcpu_fd, entry, start_info);
 	return err;
-}
-
-void x86_cpu_dump(int vcpu_fd, unsigned id)
-{
-	struct kvm_regs r;
-	struct kvm_sregs s;
-
-	if (ioctl(vcpu_fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &s) < 0)
-		return;
-	fprintf(stderr,
-		"skiff: vCPU %u registers:\n"
-		"  rip=%016llx rsp=%016llx rflags=%016llx\n"
-		"  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n"
-		"  cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx efer=%016llx\n"
-		"  cs=%04x ss=%04x idt=%016llx/%04x\n",
-		id, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, s.cr0, s.cr2, s.cr3, s.cr4,
-		s.efer, s.cs.selector, s.ss.selector, s.idt.base, s.idt.limit);
 }

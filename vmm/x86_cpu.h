@@ -48,7 +48,4 @@ int x86_cpu_init(int vcpu_fd, unsigned id, const struct kvm_cpuid2 *supported,
  * %rsi = boot_params. Call after x86_cpu_init. Returns 0 or -errno. */
 int x86_cpu_set_linux64_state(int vcpu_fd, uint64_t entry, uint64_t boot_params, uint64_t cr3);
 
-/* Prints the registers of a vCPU that crashed. */
-void x86_cpu_dump(int vcpu_fd, unsigned id);
-
 #endif

@@ -14,9 +14,23 @@ run_skiff reboot 'reboot\n' run
 expect_status "reboot stops the VM cleanly" 0
 expect_line "reboot is reported" "$err" 'reset'
 
-run_skiff crash 'triple-fault\n' run
+# The crash report: the vCPU that crashed is dumped once (on AMD its
+# registers are already the reset state, and the dump says so), the other
+# vCPU in one line.
+run_skiff crash 'triple-fault\n' run --cpus 2
 expect_status "triple fault is a guest crash" 3
-expect_line "crash names the triple fault" "$err" 'triple fault'
+expect_line "crash names the triple fault" "$err" '^skiff: vCPU 0: triple fault'
+expect_line "crash dump: general registers" "$err" '^  RAX=[0-9a-f]{16} RBX=[0-9a-f]{16} '
+expect_line "crash dump: RIP, RFLAGS and CPL" "$err" \
+	'^  RIP=[0-9a-f]{16} RFL=[0-9a-f]{16} \[[A-Z ]*\] CPL=[0-3]$'
+expect_line "crash dump: segments" "$err" '^  CS =[0-9a-f]{4} [0-9a-f]{16} [0-9a-f]{8} [0-9a-f]{8}'
+expect_line "crash dump: descriptor tables" "$err" '^  IDT=     [0-9a-f]{16} [0-9a-f]{8}$'
+expect_line "crash dump: control registers" "$err" '^  CR0=[0-9a-f]{16} CR2=[0-9a-f]{16} CR3='
+expect_line "crash dump: EFER" "$err" ' EFER=[0-9a-f]{16} '
+expect_line "crash dump: events" "$err" '^  MP=[A-Za-z-]+ EXC=[^ ]+.* INT=[^ ]+ shadow=[01] NMI='
+check "crash dump: printed once" test "$(grep -c '^  RIP=' "$err")" -eq 1
+expect_line "the other vCPU: where it was" "$err" \
+	'^skiff: vCPU 1 when stopped: RIP=[0-9a-f]{16} RSP=[0-9a-f]{16} .* MP=[A-Za-z-]+ EXC='
 
 # SIGTERM: clean teardown with status 128+15.
 fifo=$TEST_TMP/stdin
