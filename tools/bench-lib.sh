@@ -15,7 +15,8 @@ bench_in_test_host() {
 	tools/build >&2
 	tools/linux-guest >&2
 	out=$(mktemp -d "$PWD/build/$name.XXXXXX")
-	trap 'rm -rf "$out"' EXIT
+	bench_out_dir=$out
+	trap 'rm -rf "$bench_out_dir"' EXIT
 	SKIFF_BENCH_INSIDE=1 SKIFF_BENCH_OUT=$out \
 		tools/kvm-host --mmu tdp --mem 3G --timeout "$timeout" -- "tools/$name" "$@"
 	if [ -n "$keep" ]; then
@@ -39,4 +40,21 @@ bench_allow_shmem_huge_pages() {
 bench_huge_pages_line() {
 	local thp=/sys/kernel/mm/transparent_hugepage
 	echo "# guest RAM huge pages: anonymous $(sed 's/.*\[\(.*\)\].*/\1/' "$thp/enabled"), shared memory $(sed 's/.*\[\(.*\)\].*/\1/' "$thp/shmem_enabled");"
+}
+
+# bench_measure_or_skip VMM RUN [ARGS...]: "measure VMM RUN ARGS..." (the
+# script's own), in the test host. A boot that stops before its end (the
+# guest died, a console line never came) is left out of the figures, not
+# the end of the benchmark: its processes are stopped, its lines dropped
+# from $work/results with a header line saying so, its console kept.
+bench_measure_or_skip() {
+	local vmm=$1 run=$2 p
+	if measure "$@"; then return 0; fi
+	echo "bench: $vmm run $run stopped before its end; left out, console-$vmm-$run.log kept" >&2
+	for p in "${VM_PID:-}" "${host_pid:-}" "${perf_pid:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null || true
+	sed -i "/^$vmm [^ ]* run=$run /d" "$work/results"
+	echo "# $vmm run $run stopped before its end (console-$vmm-$run.log) and is left out;" >>"$work/results"
 }
