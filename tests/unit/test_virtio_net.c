@@ -810,6 +810,21 @@ static void mergeable_frame_waits_for_buffers_then_completes(void **state)
 	assert_int_equal(used_elem(r, RX, 4).id, 4);
 }
 
+/* A driver's negotiation up to FEATURES_OK with VERSION_1 and features:
+ * whether the device kept FEATURES_OK. */
+static bool features_accepted(struct virtio_device *vdev, uint64_t features)
+{
+	pthread_mutex_lock(&vdev->lock);
+	virtio_device_set_status(vdev, 0);
+	virtio_device_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	vdev->driver_features = VIRTIO_F_VERSION_1 | features;
+	virtio_device_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+					       VIRTIO_STATUS_FEATURES_OK);
+	bool accepted = vdev->status & VIRTIO_STATUS_FEATURES_OK;
+	pthread_mutex_unlock(&vdev->lock);
+	return accepted;
+}
+
 static void offload_features_need_their_checksum_features(void **state)
 {
 	static const uint64_t bad[] = {
@@ -824,14 +839,7 @@ static void offload_features_need_their_checksum_features(void **state)
 	struct virtio_device *vdev = &r->net.vp.vdev;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		pthread_mutex_lock(&vdev->lock);
-		virtio_device_set_status(vdev, 0);
-		virtio_device_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-		vdev->driver_features = VIRTIO_F_VERSION_1 | bad[i];
-		virtio_device_set_status(vdev, 0x0b);
-		bool accepted = vdev->status & VIRTIO_STATUS_FEATURES_OK;
-		pthread_mutex_unlock(&vdev->lock);
-		if (accepted)
+		if (features_accepted(vdev, bad[i]))
 			fail_msg("features 0x%llx accepted", (unsigned long long)bad[i]);
 	}
 }
@@ -1288,14 +1296,7 @@ static void control_features_need_the_control_queue(void **state)
 	struct virtio_device *vdev = &r->net.vp.vdev;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		pthread_mutex_lock(&vdev->lock);
-		virtio_device_set_status(vdev, 0);
-		virtio_device_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-		vdev->driver_features = VIRTIO_F_VERSION_1 | bad[i];
-		virtio_device_set_status(vdev, 0x0b);
-		bool accepted = vdev->status & VIRTIO_STATUS_FEATURES_OK;
-		pthread_mutex_unlock(&vdev->lock);
-		if (accepted)
+		if (features_accepted(vdev, bad[i]))
 			fail_msg("features 0x%llx accepted without CTRL_VQ",
 				 (unsigned long long)bad[i]);
 	}
