@@ -139,16 +139,23 @@ run_guest "$stats"
 tx1=$(frames tx)
 check "guest to host: 8 MiB left in fewer than 3000 frames ($((tx1 - tx0)))" \
 	test $((tx1 - tx0)) -lt 3000
-rx0=$(frames rx)
-run_guest "skiff-net recv --check $((port + 1)) 8 >/tmp/h2g.log 2>&1 & echo h2g started"
-timeout 200 "$SKIFF_NET" send --check "$GUEST_IP" $((port + 1)) 8 >"$TEST_TMP/h2g.host" 2>&1
-run_guest 'wait; echo "h2g rc=$? $(tail -n 1 /tmp/h2g.log)"'
-expect_line "host to guest: the guest received 8 MiB, every byte right" "$out" \
-	'^h2g rc=0 skiff-net: recv bytes=8388608 '
-run_guest "$stats"
-rx1=$(frames rx)
-check "host to guest: 8 MiB came in fewer than 3000 frames ($((rx1 - rx0)))" \
-	test $((rx1 - rx0)) -lt 3000
+# host_to_guest NAME PORT MIB WHAT: the host sends MIB MiB, the guest
+# checks every byte; the frames it took are in $rx_frames.
+host_to_guest() {
+	local name=$1 port=$2 mib=$3 rx0
+	run_guest "$stats"
+	rx0=$(frames rx)
+	run_guest "skiff-net recv --check $port $mib >/tmp/$name.log 2>&1 & echo $name started"
+	timeout 200 "$SKIFF_NET" send --check "$GUEST_IP" "$port" "$mib" >"$TEST_TMP/$name.host" 2>&1
+	run_guest "wait; echo \"$name rc=\$? \$(tail -n 1 /tmp/$name.log)\""
+	expect_line "$4: the guest received $mib MiB, every byte right" "$out" \
+		"^$name rc=0 skiff-net: recv bytes=$((mib << 20)) "
+	run_guest "$stats"
+	rx_frames=$(($(frames rx) - rx0))
+}
+host_to_guest h2g $((port + 1)) 8 "host to guest"
+check "host to guest: 8 MiB came in fewer than 3000 frames ($rx_frames)" \
+	test "$rx_frames" -lt 3000
 
 # The control queue. Kernels before 5.15 called virtio_net's receive
 # offloads LRO, turned them off for forwarding, and warned "failed to
@@ -173,17 +180,9 @@ expect_line "promisc on: the device acked VIRTIO_NET_CTRL_RX_PROMISC" "$out" \
 # With the receive offloads off the tap segments what the host sends: no
 # frame carries more than an MTU, so 2 MiB take at least 1400 frames
 # (2 MiB / 1448-byte segments = 1449), where offloaded ones take far fewer.
-run_guest "$stats"
-rx0=$(frames rx)
-run_guest "skiff-net recv --check $((port + 2)) 2 >/tmp/h2g2.log 2>&1 & echo h2g2 started"
-timeout 200 "$SKIFF_NET" send --check "$GUEST_IP" $((port + 2)) 2 >"$TEST_TMP/h2g2.host" 2>&1
-run_guest 'wait; echo "h2g2 rc=$? $(tail -n 1 /tmp/h2g2.log)"'
-expect_line "promisc, offloads off: the guest received 2 MiB, every byte right" "$out" \
-	'^h2g2 rc=0 skiff-net: recv bytes=2097152 '
-run_guest "$stats"
-rx1=$(frames rx)
-check "offloads off: 2 MiB came in at least 1400 frames, none over the MTU ($((rx1 - rx0)))" \
-	test $((rx1 - rx0)) -ge 1400
+host_to_guest h2g2 $((port + 2)) 2 "promisc, offloads off"
+check "offloads off: 2 MiB came in at least 1400 frames, none over the MTU ($rx_frames)" \
+	test "$rx_frames" -ge 1400
 run_guest 'r=$(skiff-net feature eth0 rx-gro-hw on 2>&1); echo "grohw $r rc=$?"'
 check "rx-gro-hw on again ($(value grohw))" \
 	test "$(value grohw)" = "skiff-net: feature rx-gro-hw on rc=0"
