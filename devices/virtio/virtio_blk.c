@@ -31,24 +31,6 @@ struct blk_range {
 	uint32_t flags;
 };
 
-/* Copies len bytes starting at byte `skip` of the chain's readable part. */
-static bool blk_copy_out(struct virtq_chain *chain, uint64_t skip, void *dst, size_t len)
-{
-	struct virtq_buf *out = virtq_chain_out(chain);
-	uint8_t *to = dst;
-
-	for (unsigned i = 0; i < chain->nr_out && len; i++) {
-		if (skip >= out[i].len) {
-			skip -= out[i].len;
-			continue;
-		}
-		size_t n = out[i].len - skip < len ? out[i].len - skip : len;
-		memcpy(to, (uint8_t *)out[i].hva + skip, n);
-		to += n, len -= n, skip = 0;
-	}
-	return len == 0;
-}
-
 /* The data part of a request as an iovec: from the readable buffers after
  * the header (writes), or the writable ones before the status byte (reads). */
 static uint64_t blk_data_iov(struct virtio_blk_req *req, struct virtq_chain *chain, bool to_guest)
@@ -201,7 +183,7 @@ static uint8_t blk_check(struct virtio_blk *blk, struct virtio_blk_req *req,
 			return VIRTIO_BLK_S_IOERR;
 		/* We advertise one range per request. */
 		if (chain->out_bytes != BLK_HDR_BYTES + BLK_SEG_BYTES ||
-		    !blk_copy_out(chain, BLK_HDR_BYTES, range, sizeof(*range)))
+		    !virtq_chain_read(chain, BLK_HDR_BYTES, range, sizeof(*range)))
 			return VIRTIO_BLK_S_UNSUPP;
 		if (range->num_sectors > BLK_MAX_RANGE_SECTORS)
 			return VIRTIO_BLK_S_IOERR;
@@ -237,7 +219,7 @@ static int64_t blk_handle(struct virtio_device *vdev, struct virtq_chain *chain)
 	struct blk_hdr hdr;
 	struct blk_range range = {0};
 
-	if (chain->nr_in == 0 || !blk_copy_out(chain, 0, &hdr, sizeof(hdr))) {
+	if (chain->nr_in == 0 || !virtq_chain_read(chain, 0, &hdr, sizeof(hdr))) {
 		virtio_device_error(vdev, "request without a header or a status byte");
 		return -1;
 	}

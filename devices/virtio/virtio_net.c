@@ -41,19 +41,15 @@ static unsigned net_iov_from(struct iovec *iov, const struct virtq_buf *bufs, un
 	return added;
 }
 
-/* Copies len bytes between host memory and the start of guest buffers
- * (to_guest: host to guest); returns the bytes copied. */
-static size_t net_bufs_copy(const struct virtq_buf *bufs, unsigned nr, void *host, size_t len,
-			    bool to_guest)
+/* Copies len bytes from host memory to the start of guest buffers;
+ * returns the bytes copied. */
+static size_t net_bufs_write(const struct virtq_buf *bufs, unsigned nr, const void *src, size_t len)
 {
 	size_t done = 0;
 
 	for (unsigned i = 0; i < nr && done < len; i++) {
 		size_t n = bufs[i].len < len - done ? bufs[i].len : len - done;
-		if (to_guest)
-			memcpy(bufs[i].hva, (uint8_t *)host + done, n);
-		else
-			memcpy((uint8_t *)host + done, bufs[i].hva, n);
+		memcpy(bufs[i].hva, (const uint8_t *)src + done, n);
 		done += n;
 	}
 	return done;
@@ -218,7 +214,7 @@ static void net_rx_deliver(struct virtio_net *net, struct virtio_net_hdr *hdr, u
 		rx->bytes -= c->bytes;
 	}
 	hdr->num_buffers = htole16((uint16_t)nr);
-	net_bufs_copy(rx->bufs + first->first_buf, first->nr_bufs, hdr, sizeof(*hdr), true);
+	net_bufs_write(rx->bufs + first->first_buf, first->nr_bufs, hdr, sizeof(*hdr));
 	virtq_push_many(&net->vp.vdev.vqs[VIRTIO_NET_RX_QUEUE], used, nr);
 	rx->first += nr;
 	if (rx->first == rx->end)
@@ -304,9 +300,9 @@ static int net_rx_finish_partial(struct virtio_net *net)
 			return rc;
 		const struct virtio_net_rx_chain *c = &rx->chains[rx->end - 1];
 		uint64_t left = rx->spill_len - rx->spill_done;
-		rx->spill_done += (uint32_t)net_bufs_copy(rx->bufs + c->first_buf, c->nr_bufs,
-							  net->spill + rx->spill_done,
-							  c->bytes < left ? c->bytes : left, true);
+		rx->spill_done += (uint32_t)net_bufs_write(rx->bufs + c->first_buf, c->nr_bufs,
+							   net->spill + rx->spill_done,
+							   c->bytes < left ? c->bytes : left);
 	}
 	net_rx_deliver(net, &rx->partial_hdr, rx->partial_len);
 	rx->partial_len = 0;
@@ -410,7 +406,7 @@ static int64_t net_tx(struct virtio_device *vdev, struct virtq_chain *chain)
 		virtio_device_error(vdev, "transmit frame larger than 64 KiB and its headers");
 		return -1;
 	}
-	net_bufs_copy(virtq_chain_out(chain), chain->nr_out, &hdr, sizeof(hdr), false);
+	virtq_chain_read(chain, 0, &hdr, sizeof(hdr));
 	bad = net_tx_hdr_check(net, &hdr, frame);
 	if (bad) {
 		virtio_device_error(vdev, bad);
@@ -464,25 +460,6 @@ static int net_tap_apply_offloads(struct virtio_net *net)
 
 /* --- The control queue (virtio 1.x 5.1.6.5) ------------------------- */
 
-/* Copies len bytes of a chain's device-readable part from byte off on;
- * the caller checked that they are there. */
-static void net_chain_read(const struct virtq_chain *chain, uint64_t off, void *dst, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < chain->nr_out && done < len; i++) {
-		const struct virtq_buf *buf = &chain->bufs[i];
-		if (off >= buf->len) {
-			off -= buf->len;
-			continue;
-		}
-		size_t n = buf->len - off < len - done ? (size_t)(buf->len - off) : len - done;
-		memcpy((uint8_t *)dst + done, (const uint8_t *)buf->hva + off, n);
-		done += n;
-		off = 0;
-	}
-}
-
 /* Data of VIRTIO_NET_CTRL_MAC_TABLE_SET: its length follows its counts. */
 #define NET_CTRL_LEN_MAC_TABLES UINT32_MAX
 
@@ -523,8 +500,8 @@ static bool net_ctrl_mac_tables_ok(const struct virtq_chain *chain, uint64_t len
 
 		if (__builtin_add_overflow(off, sizeof(entries), &at) || at > len)
 			return false;
-		net_chain_read(chain, sizeof(struct virtio_net_ctrl_hdr) + off, &entries,
-			       sizeof(entries));
+		virtq_chain_read(chain, sizeof(struct virtio_net_ctrl_hdr) + off, &entries,
+				 sizeof(entries));
 		if (__builtin_mul_overflow((uint64_t)le32toh(entries), VIRTIO_NET_MAC_BYTES,
 					   &bytes) ||
 		    __builtin_add_overflow(at, bytes, &off) || off > len)
@@ -545,7 +522,7 @@ static bool net_ctrl_parse(const struct virtio_net *net, const struct virtq_chai
 
 	if (chain->out_bytes < sizeof(cmd->hdr))
 		return false;
-	net_chain_read(chain, 0, &cmd->hdr, sizeof(cmd->hdr));
+	virtq_chain_read(chain, 0, &cmd->hdr, sizeof(cmd->hdr));
 	len = chain->out_bytes - sizeof(cmd->hdr);
 	for (size_t i = 0; i < sizeof(net_ctrl_rules) / sizeof(net_ctrl_rules[0]); i++)
 		if (net_ctrl_rules[i].class == cmd->hdr.class &&
@@ -557,7 +534,7 @@ static bool net_ctrl_parse(const struct virtio_net *net, const struct virtq_chai
 		return net_ctrl_mac_tables_ok(chain, len);
 	if (len != rule->len || rule->len > sizeof(cmd->data))
 		return false;
-	net_chain_read(chain, sizeof(cmd->hdr), cmd->data, rule->len);
+	virtq_chain_read(chain, sizeof(cmd->hdr), cmd->data, rule->len);
 	return true;
 }
 

@@ -185,6 +185,23 @@ static int virtq_walk(struct virtq *vq, uint16_t head, struct virtq_chain *chain
 	}
 }
 
+bool virtq_chain_read(const struct virtq_chain *chain, uint64_t off, void *dst, size_t len)
+{
+	uint8_t *to = dst;
+
+	for (unsigned i = 0; i < chain->nr_out && len; i++) {
+		const struct virtq_buf *buf = &chain->bufs[i];
+		if (off >= buf->len) {
+			off -= buf->len;
+			continue;
+		}
+		size_t n = buf->len - off < len ? (size_t)(buf->len - off) : len;
+		memcpy(to, (const uint8_t *)buf->hva + off, n);
+		to += n, len -= n, off = 0;
+	}
+	return len == 0;
+}
+
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 {
 	if (vq->error)

@@ -98,6 +98,11 @@ static inline struct virtq_buf *virtq_chain_in(struct virtq_chain *chain)
 	return chain->bufs + chain->nr_out;
 }
 
+/* Copies len bytes of the chain's device-readable part, from byte off of
+ * it on, to dst: a header or command the device parses from its own copy.
+ * False when the readable part ends first (dst then holds what there was). */
+bool virtq_chain_read(const struct virtq_chain *chain, uint64_t off, void *dst, size_t len);
+
 struct virtq {
 	/* Set by the transport before virtq_activate(). */
 	const struct guest_mem *mem;

@@ -1327,6 +1327,26 @@ static void chain_is_a_copy_the_guest_cannot_change(void **state)
 	drv_teardown(&d);
 }
 
+/* A header split over buffers, read from an offset, and one that runs
+ * past the readable part (into the writable buffer, which is not read). */
+static void chain_read_spans_buffers_and_stops_at_the_readable_end(void **state)
+{
+	uint8_t a[3] = {1, 2, 3}, b[4] = {4, 5, 6, 7}, w[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+	struct virtq_chain chain = {.nr_out = 2, .nr_in = 1, .out_bytes = 7, .in_bytes = 8};
+	uint8_t got[8];
+
+	(void)state;
+	chain.bufs[0] = (struct virtq_buf){a, 0, sizeof(a)};
+	chain.bufs[1] = (struct virtq_buf){b, 0, sizeof(b)};
+	chain.bufs[2] = (struct virtq_buf){w, 0, sizeof(w)};
+	assert_true(virtq_chain_read(&chain, 2, got, 4));
+	assert_memory_equal(got, ((uint8_t[]){3, 4, 5, 6}), 4);
+	assert_true(virtq_chain_read(&chain, 0, got, 7));
+	assert_memory_equal(got, ((uint8_t[]){1, 2, 3, 4, 5, 6, 7}), 7);
+	assert_false(virtq_chain_read(&chain, 5, got, 3));
+	assert_false(virtq_chain_read(&chain, 7, got, 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1380,6 +1400,7 @@ int main(void)
 		cmocka_unit_test(queue_not_activated_pops_nothing),
 		cmocka_unit_test(broken_queue_stays_broken_until_reset),
 		cmocka_unit_test(chain_is_a_copy_the_guest_cannot_change),
+		cmocka_unit_test(chain_read_spans_buffers_and_stops_at_the_readable_end),
 	};
 	return cmocka_run_group_tests_name("virtqueue", tests, NULL, NULL);
 }
