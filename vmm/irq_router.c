@@ -23,6 +23,9 @@ void irq_router_init(struct irq_router *router, int vm_fd)
 {
 	memset(router, 0, sizeof(*router));
 	router->vm_fd = vm_fd;
+	/* Asked of the VM (no VM, as in tests: the 2-byte fallback). */
+	router->ioeventfd_any_length =
+		vm_fd >= 0 && ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
 	pthread_mutex_init(&router->lock, NULL);
 	for (unsigned gsi = 0; gsi < IRQ_ROUTER_IOAPIC_PINS; gsi++)
 		irq_wire_init(&router->pins[gsi],

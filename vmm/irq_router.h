@@ -35,7 +35,7 @@ struct irq_router {
 	struct irq_wire pins[IRQ_ROUTER_IOAPIC_PINS];
 	/* KVM_CAP_IOEVENTFD_ANY_LENGTH: an ioeventfd matches writes of any
 	 * width; without it only 2-byte writes, the width virtio drivers
-	 * use. Set by the VM before devices assign any. */
+	 * use. Probed by irq_router_init. */
 	bool ioeventfd_any_length;
 };
 

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "vmm/mptable.h"
 #include "vmm/vm.h"
@@ -181,13 +180,9 @@ static int vm_pci_add_console(struct vm *vm, char *err, size_t n)
 
 int vm_pci_create(struct vm *vm, char *err, size_t n)
 {
-	int rc;
-
-	vm->irqs.ioeventfd_any_length =
-		ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
-	rc = pci_host_init(&vm->pci, &vm->pio, &vm->mmio, VM_PCI_MMIO_BASE,
-			   VM_PCI_MMIO_END - VM_PCI_MMIO_BASE, VM_PCI_PIO_BASE,
-			   VM_PCI_PIO_END - VM_PCI_PIO_BASE);
+	int rc = pci_host_init(&vm->pci, &vm->pio, &vm->mmio, VM_PCI_MMIO_BASE,
+			       VM_PCI_MMIO_END - VM_PCI_MMIO_BASE, VM_PCI_PIO_BASE,
+			       VM_PCI_PIO_END - VM_PCI_PIO_BASE);
 	if (rc)
 		return vm_pci_fail(err, n, "PCI host bridge", rc);
 	for (unsigned i = 0; i < vm->cfg->nr_disks; i++)
