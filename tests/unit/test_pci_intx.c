@@ -245,23 +245,31 @@ static void interrupt(struct virtio_pci *vp)
 	vp->vdev.transport->interrupt(&vp->vdev, NO_VECTOR, true);
 }
 
+/* Two virtio-rng functions in slots 1 and 9, which share one pin (the
+ * slots between hold fillers), on the faked pin, decoding memory. */
+static void rig_two_on_one_pin(struct rig *r, struct virtio_pci **a, struct virtio_pci **b)
+{
+	*a = rig_add_rng(r);
+	for (unsigned slot = 2; slot <= 8; slot++)
+		rig_add_filler(r, slot);
+	*b = rig_add_rng(r);
+	assert_int_equal((*a)->pci.slot, 1);
+	assert_int_equal((*b)->pci.slot, 9);
+	assert_int_equal((*a)->pci.intx.gsi, (*b)->pci.intx.gsi);
+	fake_the_pin(r, *a);
+	set_command(r, *a, PCI_COMMAND_MEMORY);
+	set_command(r, *b, PCI_COMMAND_MEMORY);
+}
+
 /* Slots 1 and 9 share pin 17, without MSI-X. Lowering one function's
  * line at its ISR read used to lower the pin under the other, which then
  * waited for an interrupt that never came. */
 static void functions_sharing_a_pin_keep_it_asserted_until_both_are_acked(void **state)
 {
 	struct rig *r = *state;
-	struct virtio_pci *a = rig_add_rng(r), *b;
+	struct virtio_pci *a, *b;
 
-	for (unsigned slot = 2; slot <= 8; slot++)
-		rig_add_filler(r, slot);
-	b = rig_add_rng(r);
-	assert_int_equal(a->pci.slot, 1);
-	assert_int_equal(b->pci.slot, 9);
-	assert_int_equal(a->pci.intx.gsi, b->pci.intx.gsi);
-	fake_the_pin(r, a);
-	set_command(r, a, PCI_COMMAND_MEMORY);
-	set_command(r, b, PCI_COMMAND_MEMORY);
+	rig_two_on_one_pin(r, &a, &b);
 
 	interrupt(a);
 	interrupt(b);
@@ -332,15 +340,9 @@ static void interrupt_status_shows_the_condition_even_while_intx_is_disabled(voi
 static void intx_disable_takes_one_function_off_a_shared_pin(void **state)
 {
 	struct rig *r = *state;
-	struct virtio_pci *a = rig_add_rng(r), *b;
+	struct virtio_pci *a, *b;
 
-	for (unsigned slot = 2; slot <= 8; slot++)
-		rig_add_filler(r, slot);
-	b = rig_add_rng(r);
-	assert_int_equal(a->pci.intx.gsi, b->pci.intx.gsi);
-	fake_the_pin(r, a);
-	set_command(r, a, PCI_COMMAND_MEMORY);
-	set_command(r, b, PCI_COMMAND_MEMORY);
+	rig_two_on_one_pin(r, &a, &b);
 
 	interrupt(a);
 	interrupt(b);
