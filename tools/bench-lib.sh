@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # the sourcing script's globals, named below
 # What tools/bench-io and tools/bench-net share (sourced, bash, from the
 # top of the work tree).
 
@@ -57,4 +58,66 @@ bench_measure_or_skip() {
 	wait 2>/dev/null || true
 	sed -i "/^$vmm [^ ]* run=$run /d" "$work/results"
 	echo "# $vmm run $run stopped before its end (console-$vmm-$run.log) and is left out;" >>"$work/results"
+}
+
+# What both benchmarks' measuring and reports share. They read the
+# calling script's globals: results (the results file), work (its
+# scratch directory), have_perf and perf_events, VM (the coproc of the
+# VM being measured), console (its console file), vmm.
+
+# bench_ratio A B: A / B to two decimals, or "-" where either is missing.
+bench_ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-" || b == "-") print "-"; else printf "%.2f", a / b }'
+}
+
+# bench_clocks VMM: the guest clock event devices of VMM's runs, most
+# frequent first.
+bench_clocks() {
+	awk -v vmm="$1" '$1 == vmm && $2 == "null" { sub(/^clock=/, "", $4); print $4 }' "$results" |
+		sort | uniq -c | sort -rn | awk '{ print $2 }'
+}
+
+# bench_kvm_stats PID NAME: KVM's counters of the VM of process PID,
+# summed over its vCPUs, into the array named NAME (bash builtins only: no
+# process starts inside the window).
+stat_names=(exits halt_exits irq_exits irq_window_exits)
+bench_kvm_stats() {
+	local -n into=$2
+	local dir name v
+	into=()
+	for dir in /sys/kernel/debug/kvm/"$1"-*; do :; done
+	for name in "${stat_names[@]}"; do
+		v=0
+		read -r v <"$dir/$name" 2>/dev/null || true
+		into+=("$v")
+	done
+}
+
+# bench_perf_start PID: perf record of perf_events on PID, started with its
+# events disabled; returns once they count (perf has acknowledged
+# "enable"). Every tracepoint hit is a sample.
+bench_perf_start() {
+	[ "$have_perf" = 1 ] || return 0
+	rm -f "$work/ctl" "$work/ack" "$work/perf.data"
+	mkfifo "$work/ctl" "$work/ack"
+	local IFS=,
+	perf record -q -m 2048 -e "${perf_events[*]}" -D -1 --control "fifo:$work/ctl,$work/ack" \
+		-o "$work/perf.data" -p "$1" >/dev/null 2>"$work/perf.err" &
+	perf_pid=$!
+	exec {perf_ctl}>"$work/ctl" {perf_ack}<"$work/ack"
+	echo enable >&"$perf_ctl"
+	read -r -t 60 -u "$perf_ack" _ || say "perf did not acknowledge enable"
+}
+
+# bench_read_until PATTERN: reads the VM's console up to a line matching
+# PATTERN (grep -E), into $line; fails at EOF or after 600 s.
+bench_read_until() {
+	while IFS= read -r -t 600 -u "${VM[0]}" line; do
+		line=${line%$'\r'}
+		echo "$line" >>"$console"
+		[[ $line =~ $1 ]] && return 0
+	done
+	say "$vmm: no line matching '$1'; the console is in $console"
+	tail -n 20 "$console" >&2
+	return 1
 }
