@@ -233,6 +233,7 @@ static int vm_add_devices(struct vm *vm, char *err, size_t n)
 	console_attach(&vm->console, &vm->uart, vm_console_quit, vm);
 	debug_exit_init(&vm->debug_exit, power);
 	i8042_init(&vm->i8042, power);
+	rtc_cmos_init(&vm->rtc, (struct rtc_cmos_clock){0});
 
 	rc = bus_register(&vm->pio, UART_COM1_BASE, UART_NR_REGS, &uart16550_ops, &vm->uart);
 	if (!rc)
@@ -241,6 +242,9 @@ static int vm_add_devices(struct vm *vm, char *err, size_t n)
 	if (!rc)
 		rc = bus_register(&vm->pio, I8042_PORT_BASE, I8042_PORT_LEN, &i8042_ops,
 				  &vm->i8042);
+	if (!rc)
+		rc = bus_register(&vm->pio, RTC_CMOS_PORT_BASE, RTC_CMOS_PORT_LEN, &rtc_cmos_ops,
+				  &vm->rtc);
 	if (rc)
 		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "registering devices: %s",
 			       strerror(-rc));
@@ -430,6 +434,8 @@ void vm_destroy(struct vm *vm)
 	vm_pci_destroy(vm);
 	if (vm->uart.host.tx)
 		uart16550_exit(&vm->uart);
+	if (vm->rtc.clock.now)
+		rtc_cmos_exit(&vm->rtc);
 	if (vm->irqs.vm_fd >= 0)
 		irq_router_exit(&vm->irqs); /* after the devices that drive its lines */
 	bus_destroy(&vm->pio);

@@ -9,6 +9,7 @@
 #include "devices/bus.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
+#include "devices/rtc_cmos.h"
 #include "devices/pci.h"
 #include "devices/uart16550.h"
 #include "devices/virtio/virtio_blk.h"
@@ -50,6 +51,7 @@ struct vm {
 	struct uart16550 uart;
 	struct debug_exit debug_exit;
 	struct i8042 i8042;
+	struct rtc_cmos rtc;
 
 	struct irq_router irqs;
 	struct pci_host pci;

@@ -44,6 +44,38 @@ elif [ "$tsc_deadline" = 0 ]; then
 fi
 echo "# KVM_CAP_TSC_DEADLINE_TIMER ${tsc_deadline:-unknown}: expecting $clockevent"
 
+# read_rtc TAG: sets rtc to the guest's RTC (rtc_cmos, through ports
+# 0x70-0x71) in seconds since the epoch, as its "TAG=N" line says.
+read_rtc() {
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	type_line "echo \"$1=\$(cat /sys/class/rtc/rtc0/since_epoch)\""
+	expect_wait "the guest reads its RTC ($1)" "^$1=[0-9]+"
+	rtc=$(grep -aoE "^$1=[0-9]+" "$out" | tail -n1 | cut -d= -f2)
+}
+
+# near A B SLACK: whether A and B differ by SLACK seconds at most.
+near() {
+	local d=$(($1 - ${2:-0}))
+	((d <= $3 && d >= -$3))
+}
+
+# The guest finds the CMOS clock and reads the host's time from it; a time
+# it sets (hwclock -w: Linux's rtc_cmos with the SET bit) sticks and runs
+# on. Slack for a shell command under an emulated CPU.
+check_rtc() {
+	local later=$(($(date +%s) + 400 * 86400)) rtc=0
+	# shellcheck disable=SC2016
+	type_line 'echo "rtc-name=$(cat /sys/class/rtc/rtc0/name)"'
+	expect_wait "the guest has a CMOS RTC" '^rtc-name=rtc_cmos'
+	read_rtc rtc-now
+	check "the guest's RTC reads the host's time ($rtc against $(date +%s))" \
+		near "$rtc" "$(date +%s)" 60
+	type_line "date -u -s @$later >/dev/null && hwclock -w -u && echo rtc-set=\$?"
+	expect_wait "hwclock -w sets the RTC" '^rtc-set=0'
+	read_rtc rtc-later
+	check "the RTC keeps the time the guest set ($rtc against $later)" near "$rtc" "$later" 60
+}
+
 # --- boots to a shell, with 1 and 2 vCPUs --------------------------------
 
 for cpus in 1 2; do
@@ -75,6 +107,7 @@ for cpus in 1 2; do
 		expect_line "$cpus vCPU(s): every CPU has the tsc_deadline_timer flag" "$out" \
 			"^clockevents=[^=]*tsc-deadline-cpus=$cpus"
 	fi
+	[ "$cpus" = 1 ] && check_rtc
 	type_line 'reboot -f'
 	stop_skiff
 	expect_status "$cpus vCPU(s): reboot -f stops the VM" 0
