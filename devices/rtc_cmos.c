@@ -71,8 +71,7 @@ static int rtc_decode_hour(const struct rtc_cmos *rtc, uint8_t byte)
 {
 	if (rtc->bytes[RTC_REG_B] & RTC_B_24H)
 		return rtc_decode(rtc, byte);
-	return rtc_decode(rtc, byte & (uint8_t)~RTC_HOUR_PM) % 12 +
-	       (byte & RTC_HOUR_PM ? 12 : 0);
+	return rtc_decode(rtc, byte & (uint8_t)~RTC_HOUR_PM) % 12 + (byte & RTC_HOUR_PM ? 12 : 0);
 }
 
 static uint8_t rtc_read_clock(const struct rtc_cmos *rtc, uint8_t reg)

@@ -40,13 +40,13 @@ enum rtc_cmos_reg {
 	RTC_CENTURY = 0x32, /* where ACPI's FADT and Linux look for it */
 };
 
-#define RTC_A_UIP 0x80	     /* an update is due within 244 us */
-#define RTC_B_SET 0x80	     /* the clock is stopped while the guest sets it */
-#define RTC_B_BINARY 0x04    /* DM: binary, not BCD */
-#define RTC_B_24H 0x02	     /* 24-hour, not 12-hour with bit 7 for PM */
-#define RTC_D_VALID 0x80     /* VRT: the time and RAM are valid */
-#define RTC_HOUR_PM 0x80     /* in 12-hour form */
-#define RTC_INDEX_NMI 0x80   /* the index port's NMI-disable bit */
+#define RTC_A_UIP 0x80	   /* an update is due within 244 us */
+#define RTC_B_SET 0x80	   /* the clock is stopped while the guest sets it */
+#define RTC_B_BINARY 0x04  /* DM: binary, not BCD */
+#define RTC_B_24H 0x02	   /* 24-hour, not 12-hour with bit 7 for PM */
+#define RTC_D_VALID 0x80   /* VRT: the time and RAM are valid */
+#define RTC_HOUR_PM 0x80   /* in 12-hour form */
+#define RTC_INDEX_NMI 0x80 /* the index port's NMI-disable bit */
 
 /* Where the device reads the host's real time (tests give a fixed one). */
 struct rtc_cmos_clock {

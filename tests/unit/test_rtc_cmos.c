@@ -193,8 +193,8 @@ static void a_word_access_writes_the_index_then_the_data(void **state)
 static void nonsense_digits_still_give_a_valid_date(void **state)
 {
 	struct rig *r = *state;
-	const uint8_t regs[] = {RTC_SECONDS, RTC_MINUTES, RTC_HOURS, RTC_DAY_OF_MONTH,
-				RTC_MONTH, RTC_YEAR, RTC_CENTURY};
+	const uint8_t regs[] = {RTC_SECONDS, RTC_MINUTES, RTC_HOURS,  RTC_DAY_OF_MONTH,
+				RTC_MONTH,   RTC_YEAR,	  RTC_CENTURY};
 
 	for (size_t i = 0; i < sizeof(regs); i++)
 		reg_write(r, regs[i], 0xff);
@@ -229,8 +229,8 @@ int main(void)
 			rig_teardown),
 		cmocka_unit_test_setup_teardown(a_word_access_writes_the_index_then_the_data,
 						rig_setup, rig_teardown),
-		cmocka_unit_test_setup_teardown(nonsense_digits_still_give_a_valid_date,
-						rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(nonsense_digits_still_give_a_valid_date, rig_setup,
+						rig_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
