@@ -17,9 +17,11 @@ static uint32_t msix_entry_u32(const struct msix *msix, unsigned vector, unsigne
 	return v;
 }
 
+/* Enable and Function Mask, the writable bits of Message Control, are
+ * all in its high byte; read from the I/O thread too (msix_notify). */
 static uint16_t msix_control(const struct msix *msix)
 {
-	return pci_get_u16(msix->pci, msix->cap + 2);
+	return (uint16_t)(pci_get_u8_shared(msix->pci, msix->cap + 3) << 8);
 }
 
 bool msix_enabled(const struct msix *msix)

@@ -110,9 +110,14 @@ void pci_set_intx(struct pci_device *dev, bool pending)
 	pthread_mutex_unlock(&dev->lock);
 }
 
+uint8_t pci_get_u8_shared(const struct pci_device *dev, unsigned off)
+{
+	return __atomic_load_n(&dev->config[off], __ATOMIC_RELAXED);
+}
+
 bool pci_dma_allowed(const struct pci_device *dev)
 {
-	return __atomic_load_n(&dev->config[PCI_COMMAND], __ATOMIC_RELAXED) & PCI_COMMAND_MASTER;
+	return pci_get_u8_shared(dev, PCI_COMMAND) & PCI_COMMAND_MASTER;
 }
 
 static void pci_bar_set_wmask(struct pci_device *dev, unsigned index)

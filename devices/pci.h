@@ -144,6 +144,13 @@ void pci_set_intx(struct pci_device *dev, bool pending);
  * Any thread. */
 bool pci_dma_allowed(const struct pci_device *dev);
 
+/* A config byte as a thread without the function's lock may read it (the
+ * I/O thread: the MSI-X control bits while it signals a vector). Config
+ * writes store byte by byte, so the byte is whole, if perhaps a moment
+ * old; whoever writes it then acts on the new value under its own lock
+ * (msix_config_written). */
+uint8_t pci_get_u8_shared(const struct pci_device *dev, unsigned off);
+
 void pci_set_u8(struct pci_device *dev, unsigned off, uint8_t v);
 void pci_set_u16(struct pci_device *dev, unsigned off, uint16_t v);
 void pci_set_u32(struct pci_device *dev, unsigned off, uint32_t v);
