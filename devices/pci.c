@@ -215,22 +215,47 @@ static bool pci_bar_holds(const struct pci_bar *bar, uint64_t addr, uint64_t len
 }
 
 /* The BAR of the window's kind decoding the whole access, as the
- * functions' address decoders would claim it. Looked up under the host
- * lock, so it never sees a move half done; the device is then called
+ * functions' address decoders would claim it: the last decoding BAR that
+ * starts at or below addr, if it holds the access. Looked up under the
+ * host lock, so it never sees a move half done; the device is then called
  * without it (an access that raced a move lands where it was decoded). */
 static const struct pci_bar *pci_window_target(struct pci_window *w, uint64_t addr, uint32_t len)
 {
 	struct pci_host *host = w->host;
 	const struct pci_bar *hit = NULL;
+	unsigned lo = 0, hi;
 
 	pthread_mutex_lock(&host->lock);
-	for (unsigned n = 0; n < PCI_HOST_NR_BARS && !hit; n++) {
-		const struct pci_bar *bar = pci_host_bar(host, n);
-		if (bar && bar->is_io == w->is_io && pci_bar_holds(bar, addr, len))
-			hit = bar;
+	hi = w->nr_decoding;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (w->decoding[mid]->addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	if (lo > 0 && pci_bar_holds(w->decoding[lo - 1], addr, len))
+		hit = w->decoding[lo - 1];
 	pthread_mutex_unlock(&host->lock);
 	return hit;
+}
+
+/* Remakes the window's table of decoding BARs, sorted by address (an
+ * insertion sort: a few dozen BARs, after a config write). Host lock
+ * held. */
+static void pci_window_index(struct pci_window *w)
+{
+	w->nr_decoding = 0;
+	for (unsigned n = 0; n < PCI_HOST_NR_BARS; n++) {
+		const struct pci_bar *bar = pci_host_bar(w->host, n);
+		unsigned at;
+		if (!bar || bar->is_io != w->is_io || bar->addr == PCI_BAR_UNMAPPED)
+			continue;
+		for (at = w->nr_decoding; at > 0 && w->decoding[at - 1]->addr > bar->addr; at--)
+			w->decoding[at] = w->decoding[at - 1];
+		w->decoding[at] = bar;
+		w->nr_decoding++;
+	}
 }
 
 /* An access no BAR decodes reads all ones and its writes are dropped, as
@@ -337,6 +362,8 @@ static void pci_host_update_decoding(struct pci_host *host)
 		    !pci_host_taken(host, bar->is_io, want, bar->size))
 			pci_bar_move(bar, want);
 	}
+	pci_window_index(&host->mmio);
+	pci_window_index(&host->pio);
 }
 
 /* Whether a config write of [off, off + len) reached the command
@@ -424,7 +451,7 @@ const struct bus_ops pci_host_data_ops = {
 static int pci_window_init(struct pci_window *w, struct pci_host *host, struct bus *bus,
 			   uint64_t base, uint64_t size, bool is_io)
 {
-	*w = (struct pci_window){host, base, base + size, is_io};
+	*w = (struct pci_window){.host = host, .base = base, .end = base + size, .is_io = is_io};
 	return bus_register(bus, base, size, &pci_window_ops, w);
 }
 

@@ -102,6 +102,10 @@ struct pci_window {
 	struct pci_host *host;
 	uint64_t base, end;
 	bool is_io;
+	/* The BARs of its kind that decode, by address (they never overlap),
+	 * for a binary search per access; remade whenever one moves. */
+	const struct pci_bar *decoding[PCI_MAX_SLOTS * PCI_NR_BARS];
+	unsigned nr_decoding;
 };
 
 struct pci_host {

@@ -464,6 +464,41 @@ static void overlapping_bars_leave_the_range_to_the_first(void **state)
 	free(other);
 }
 
+/* Accesses find their BAR by address among many, whatever order the
+ * slots' BARs lie in: here the later the slot, the lower its BAR, with a
+ * gap between each. */
+static void each_of_many_bars_answers_at_its_own_address(void **state)
+{
+	enum { N = 6 };
+	struct rig *r = *state;
+	struct virtio_rng *more[N];
+	struct fake_irq irq = {0};
+
+	rig_enable(r);
+	for (unsigned i = 0; i < N; i++) {
+		more[i] = calloc(1, sizeof(*more[i]));
+		assert_int_equal(virtio_rng_init(more[i], &r->mem, fake_irq_msi(&irq),
+						 fake_irq_intx(&irq, 17)),
+				 0);
+		assert_int_equal(pci_host_add(&r->host, &more[i]->vp.pci), 2 + i);
+		set_bar(r, 2 + i, MMIO_BASE + 0x400000 - 2 * VIRTIO_PCI_BAR_SIZE * i);
+		cfg_write(r, 2 + i, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	}
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t bar = MMIO_BASE + 0x400000 - 2 * VIRTIO_PCI_BAR_SIZE * i;
+		write_at(r, bar + DFSELECT, 10 + i, 4);
+		assert_int_equal(more[i]->vp.device_feature_select, 10 + i);
+		assert_int_equal(read_at(r, bar + VIRTIO_PCI_BAR_SIZE - 4, 4) == 0xffffffff, false);
+		assert_int_equal(read_at(r, bar + VIRTIO_PCI_BAR_SIZE, 4), 0xffffffff); /* gap */
+	}
+	write_at(r, r->bar + DFSELECT, 3, 4);
+	assert_int_equal(r->rng.vp.device_feature_select, 3);
+	for (unsigned i = 0; i < N; i++) {
+		virtio_rng_exit(more[i]);
+		free(more[i]);
+	}
+}
+
 /* Whether the queue's doorbell is an ioeventfd at bar's notify register. */
 static bool doorbell_at(struct rig *r, uint64_t bar)
 {
@@ -823,6 +858,7 @@ int main(void)
 		T(a_moved_bar_decodes_at_its_new_address_only),
 		T(a_bar_outside_the_bridge_window_decodes_nowhere),
 		T(overlapping_bars_leave_the_range_to_the_first),
+		T(each_of_many_bars_answers_at_its_own_address),
 		T(doorbells_exist_only_while_memory_decoding_is_on),
 		T(doorbells_follow_a_moved_bar),
 		T(a_refused_doorbell_is_still_heard_through_the_bar),
