@@ -81,13 +81,13 @@ check_rtc() {
 for cpus in 1 2; do
 	start_skiff "shell$cpus" run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M \
 		--cpus "$cpus" --cmdline "$BASE_CMDLINE"
+	expect_boot "$cpus vCPU(s): busybox shell on the console" 'skiff-linux: shell on the console'
 	expect_wait "$cpus vCPU(s): the kernel starts" '^\[ *[0-9.]+\] Linux version 6\.'
 	expect_wait "$cpus vCPU(s): the e820 map has RAM from 1 MiB to the end of --mem" \
 		'BIOS-e820: \[mem 0x0000000000100000-0x000000001fffffff\] usable'
 	expect_wait "$cpus vCPU(s): the MP table is found" 'found SMP MP-table at \[mem 0x0009fc00'
 	expect_wait "$cpus vCPU(s): the initrd sits at the top of RAM" \
 		'RAMDISK: \[mem 0x[0-9a-f]+-0x1fffffff\]'
-	expect_wait "$cpus vCPU(s): busybox shell on the console" 'skiff-linux: shell on the console'
 	echo "# $cpus vCPU(s): shell after $(elapsed) s"
 	# shellcheck disable=SC2016 # expanded by the guest's shell
 	type_line 'echo "typed-$((6 * 7)) cpus=$(grep -c ^processor /proc/cpuinfo)"'

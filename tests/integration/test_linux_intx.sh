@@ -38,7 +38,7 @@ done
 
 start_skiff intx run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M --cpus 2 \
 	"${disks[@]}" --rng --cmdline "$BASE_CMDLINE pci=nomsi"
-expect_wait "the guest's shell starts" 'skiff-linux: shell on the console'
+expect_boot "the guest's shell starts" 'skiff-linux: shell on the console'
 
 # "NN: counts... IO-APIC NN-fasteoi virtioA, virtioB" for a shared line.
 run_guest 'echo "intx $(grep virtio /proc/interrupts | grep -c "IO-APIC.*fasteoi") msi $(grep -c PCI-MSI /proc/interrupts)"'

@@ -72,7 +72,7 @@ numbers_md5=$(seq 1 20000 | md5sum | cut -d' ' -f1)
 
 start_skiff rw run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M --cpus 2 \
 	--disk "$img" --rng --net "tap=$TAP" --cmdline "$BASE_CMDLINE"
-expect_wait "the guest's shell starts" 'skiff-linux: shell on the console'
+expect_boot "the guest's shell starts" 'skiff-linux: shell on the console'
 expect_line "virtio_blk announces a 64 MiB disk" "$out" \
 	'virtio_blk virtio[0-9]+: \[vda\] 131072 512-byte logical blocks'
 
@@ -258,7 +258,7 @@ check "the image carries the label the guest gave it ($label)" test "$label" = s
 before=$(md5sum <"$img")
 start_skiff ro run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M \
 	--disk "$img,ro" --rng --cmdline "$BASE_CMDLINE pci=nomsi"
-expect_wait "read-only: the guest's shell starts" 'skiff-linux: shell on the console'
+expect_boot "read-only: the guest's shell starts" 'skiff-linux: shell on the console'
 # /proc/interrupts: "NN: counts... IO-APIC NN-fasteoi virtioN" for both.
 run_guest 'echo "intx $(grep virtio /proc/interrupts | grep -c "IO-APIC.*fasteoi") msi $(grep -c PCI-MSI /proc/interrupts)"'
 expect_line "pci=nomsi: both virtio functions on IO-APIC lines, no MSI" "$out" '^intx 2 msi 0'

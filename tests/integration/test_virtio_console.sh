@@ -53,7 +53,7 @@ CMDLINE_BASE='console=ttyS0 reboot=k'
 run='exec </dev/hvc0 >/dev/hvc0 2>&1; stty raw -echo; echo vcon-ready; read -r line; echo got:$line; head -c 65536 | md5sum'
 start_skiff linux run --kernel "$KERNEL" --initrd "$INITRD" --mem 512M \
 	--console virtio --cmdline "$CMDLINE_BASE skiff.run=\"$run\""
-expect_wait "Linux writes to hvc0" '^vcon-ready'
+expect_boot "Linux writes to hvc0" '^vcon-ready'
 type_line 'hello from the host'
 wait_for '^got:' || true
 expect_line "Linux reads a line from hvc0" "$out" '^got:hello from the host$'
