@@ -488,7 +488,7 @@ static void each_of_many_bars_answers_at_its_own_address(void **state)
 		uint64_t bar = MMIO_BASE + 0x400000 - 2 * VIRTIO_PCI_BAR_SIZE * i;
 		write_at(r, bar + DFSELECT, 10 + i, 4);
 		assert_int_equal(more[i]->vp.device_feature_select, 10 + i);
-		assert_int_equal(read_at(r, bar + VIRTIO_PCI_BAR_SIZE - 4, 4) == 0xffffffff, false);
+		assert_int_not_equal(read_at(r, bar + VIRTIO_PCI_BAR_SIZE - 4, 4), 0xffffffff);
 		assert_int_equal(read_at(r, bar + VIRTIO_PCI_BAR_SIZE, 4), 0xffffffff); /* gap */
 	}
 	write_at(r, r->bar + DFSELECT, 3, 4);
