@@ -64,6 +64,21 @@ static int cli_apply_cpus(struct skiff_config *cfg, const char *value, char *err
 	return 0;
 }
 
+static int cli_apply_io_poll(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long us = strtoul(value, &end, 10);
+	if (errno || !isdigit((unsigned char)value[0]) || *end || us > CONFIG_MAX_IO_POLL_US) {
+		snprintf(err, n, "--io-poll: '%s' is not a time in microseconds from 0 to %d",
+			 value, CONFIG_MAX_IO_POLL_US);
+		return -1;
+	}
+	cfg->io_poll_us = (unsigned)us;
+	return 0;
+}
+
 static int cli_apply_console(struct skiff_config *cfg, const char *value, char *err, size_t n)
 {
 	if (strcmp(value, "stdio") == 0) {
@@ -216,6 +231,11 @@ static const struct cli_option run_options[] = {
 	{"net", "tap=NAME[,mac=MAC]",
 	 "virtio-net on host tap NAME (repeatable, up to 4; MAC default 52:54:00:12:34:56+N)",
 	 cli_apply_net},
+	{"io-poll", "US",
+	 "how long the I/O thread watches a busy disk or transmit queue for more requests "
+	 "before waiting for the guest's notifications again; 0: notifications only "
+	 "(default 2000)",
+	 cli_apply_io_poll},
 };
 
 #define CLI_NR_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))

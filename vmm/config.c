@@ -17,6 +17,7 @@ void config_defaults(struct skiff_config *cfg)
 	cfg->mem_size = CONFIG_DEFAULT_MEM;
 	cfg->cpus = 1;
 	cfg->console = CONSOLE_STDIO;
+	cfg->io_poll_us = CONFIG_DEFAULT_IO_POLL_US;
 }
 
 static int config_size_shift(const char *suffix, unsigned *shift)

@@ -44,10 +44,15 @@ struct skiff_config {
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned nr_nets;
 	struct net_config nets[CONFIG_MAX_NETS];
+	/* How long the I/O thread watches a busy virtqueue after its last
+	 * request before waiting for kicks again; 0: kicks only. */
+	unsigned io_poll_us;
 };
 
 #define CONFIG_DEFAULT_MEM (256ULL << 20)
 #define CONFIG_MAX_CPUS 254
+#define CONFIG_DEFAULT_IO_POLL_US 2000
+#define CONFIG_MAX_IO_POLL_US 1000000
 #define CONFIG_ERR_SIZE 512
 
 void config_defaults(struct skiff_config *cfg);

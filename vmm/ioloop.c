@@ -82,6 +82,18 @@ int ioloop_watch_fd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque)
 	return ioloop_add_watch(loop, (struct ioloop_watch){fd, fn, opaque, false});
 }
 
+int ioloop_add_poller(struct ioloop *loop, ioloop_poll_fn fn, void *opaque)
+{
+	if (!loop->ring_ready)
+		return -ENXIO;
+	if (loop->thread_started)
+		return -EBUSY;
+	if (loop->nr_pollers == IOLOOP_MAX_POLLERS)
+		return -ENOSPC;
+	loop->pollers[loop->nr_pollers++] = (struct ioloop_poller){fn, opaque};
+	return 0;
+}
+
 static int ioloop_arm(struct ioloop *loop, int fd, uint64_t tag)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
@@ -176,19 +188,49 @@ static int ioloop_thread_begin(struct ioloop *loop)
 	return rc;
 }
 
+/* Every poller looks once; the most eager answer decides the next wait. */
+static enum ioloop_poll ioloop_run_pollers(struct ioloop *loop)
+{
+	enum ioloop_poll want = IOLOOP_POLL_IDLE;
+
+	for (unsigned i = 0; i < loop->nr_pollers; i++) {
+		enum ioloop_poll p = loop->pollers[i].fn(loop->pollers[i].opaque);
+		if (p == IOLOOP_POLL_SPIN || (p == IOLOOP_POLL_NAP && want == IOLOOP_POLL_IDLE))
+			want = p;
+	}
+	return want;
+}
+
+/* One system call per pass: what the callbacks queued goes to the kernel
+ * with the wait for the next completion, which is no wait at all while a
+ * poller spins and a short one while it naps. A timed-out nap is not an
+ * error. */
+static int ioloop_wait(struct ioloop *loop, enum ioloop_poll want)
+{
+	struct __kernel_timespec nap = {.tv_nsec = IOLOOP_NAP_US * 1000L};
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	if (want == IOLOOP_POLL_IDLE)
+		return io_uring_submit_and_wait(&loop->ring, 1);
+	if (want == IOLOOP_POLL_SPIN)
+		return io_uring_submit_and_get_events(&loop->ring);
+	rc = io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &nap, NULL);
+	return rc == -ETIME ? 0 : rc;
+}
+
 static void *ioloop_thread(void *arg)
 {
 	struct ioloop *loop = arg;
+	enum ioloop_poll want = IOLOOP_POLL_IDLE;
 	int rc = ioloop_thread_begin(loop);
 
 	loop->begin_rc = rc;
 	sem_post(&loop->begun);
 	if (rc < 0)
 		return NULL;
-	/* One system call per pass: what the callbacks queued goes to the
-	 * kernel with the wait for the next completion. */
 	for (;;) {
-		rc = io_uring_submit_and_wait(&loop->ring, 1);
+		rc = ioloop_wait(loop, want);
 
 		if (rc < 0 && rc != -EINTR && rc != -EBUSY) {
 			fprintf(stderr, "skiff: I/O thread: io_uring: %s\n", strerror(-rc));
@@ -196,6 +238,7 @@ static void *ioloop_thread(void *arg)
 		}
 		if (!ioloop_dispatch_ready(loop))
 			break;
+		want = ioloop_run_pollers(loop);
 	}
 	return NULL;
 }

@@ -13,8 +13,25 @@
 #include <stdbool.h>
 
 #define IOLOOP_MAX_WATCHES 128
+#define IOLOOP_MAX_POLLERS 32
+/* How long the thread sleeps between looks while a poller naps (events
+ * still wake it at once). */
+#define IOLOOP_NAP_US 50
 
 typedef void (*ioloop_fn)(void *opaque);
+
+/* What a poller wants after a look (ioloop_add_poller). */
+enum ioloop_poll {
+	IOLOOP_POLL_IDLE, /* nothing to watch: wait for events alone */
+	IOLOOP_POLL_SPIN, /* look again at once */
+	IOLOOP_POLL_NAP,  /* look again after IOLOOP_NAP_US, or on an event */
+};
+typedef enum ioloop_poll (*ioloop_poll_fn)(void *opaque);
+
+struct ioloop_poller {
+	ioloop_poll_fn fn;
+	void *opaque;
+};
 
 /* An asynchronous operation a device submitted on the I/O thread; done
  * runs there too, with the io_uring result (bytes, or -errno). */
@@ -39,6 +56,8 @@ struct ioloop {
 	int stop_fd;  /* eventfd: wakes the loop to exit */
 	unsigned nr_watches;
 	struct ioloop_watch watches[IOLOOP_MAX_WATCHES];
+	unsigned nr_pollers;
+	struct ioloop_poller pollers[IOLOOP_MAX_POLLERS];
 };
 
 /* Returns 0, or a negative errno: io_uring_queue_init's when the host
@@ -58,6 +77,13 @@ int ioloop_watch_eventfd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque
  * back on their own (a device does so when the driver kicks a queue).
  * Register after ioloop_init and before ioloop_start. */
 int ioloop_watch_fd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque);
+
+/* Calls fn(opaque) on the I/O thread after every pass of the loop: a
+ * device looking at memory the guest writes (a virtqueue's ring) instead
+ * of waiting for a notification. While any poller asks to look again the
+ * thread does not block, or blocks for at most IOLOOP_NAP_US. Register
+ * after ioloop_init and before ioloop_start (-ENXIO, -EBUSY, -ENOSPC). */
+int ioloop_add_poller(struct ioloop *loop, ioloop_poll_fn fn, void *opaque);
 
 /* On the I/O thread only (the ring is that thread's: the kernel refuses
  * submissions from any other): an SQE for op, or NULL when the ring is

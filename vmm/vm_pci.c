@@ -67,6 +67,10 @@ static int vm_pci_plug_virtio(struct vm *vm, struct virtio_pci *vp, unsigned slo
 	for (unsigned q = 0; q < vp->vdev.ops->num_queues && !rc; q++)
 		rc = ioloop_watch_eventfd(&vm->ioloop, vp->kick_fds[q], virtio_pci_kicked,
 					  &vp->kicks[q]);
+	vp->vdev.poll_window_us = vm->cfg->io_poll_us;
+	for (unsigned q = 0; q < vp->vdev.ops->num_queues && !rc && vm->cfg->io_poll_us; q++)
+		if (vp->vdev.ops->polled_queues & (1u << q))
+			rc = ioloop_add_poller(&vm->ioloop, virtio_pci_poll, &vp->kicks[q]);
 	return rc;
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define VIRTIO_NO_VECTOR 0xffff
 
@@ -49,6 +50,7 @@ static void virtio_device_stop(struct virtio_device *vdev)
 		vdev->vqs[q].mem = vdev->mem;
 		vdev->vqs[q].size = vdev->ops->queue_max_size;
 		vdev->queue_vector[q] = VIRTIO_NO_VECTOR;
+		vdev->poll_found_ns[q] = 0;
 	}
 }
 
@@ -246,16 +248,43 @@ static bool virtio_queue_has_available(const struct virtq *vq)
 	       __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail_idx;
 }
 
+static uint64_t virtio_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* After a drain emptied queue q: whether its notifications stay off and
+ * the I/O thread watches the ring instead. A drain that found chains
+ * starts the window again; one that found none keeps it until it ends. */
+static bool virtio_queue_keep_polling(struct virtio_device *vdev, unsigned q, bool found)
+{
+	uint64_t now;
+
+	if (!vdev->poll_window_us || !(vdev->ops->polled_queues & (1u << q)))
+		return false;
+	now = virtio_now_ns();
+	if (found)
+		vdev->poll_found_ns[q] = now;
+	if (vdev->poll_found_ns[q] && now - vdev->poll_found_ns[q] < vdev->poll_window_us * 1000ull)
+		return true;
+	vdev->poll_found_ns[q] = 0;
+	return false;
+}
+
 void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn fn)
 {
 	struct virtq *vq = &vdev->vqs[q];
-	unsigned budget = (unsigned)vq->size * VIRTIO_DRAIN_BUDGET_FACTOR;
+	const unsigned full_budget = (unsigned)vq->size * VIRTIO_DRAIN_BUDGET_FACTOR;
+	unsigned budget = full_budget;
 	int rc;
 
 	do {
 		virtq_set_notifications(vq, false);
 		rc = virtio_queue_drain_some(vdev, vq, fn, &budget);
-		if (rc != 1)
+		if (rc != 1 || virtio_queue_keep_polling(vdev, q, budget != full_budget))
 			break;
 		/* Re-enable, then look again: a buffer made available just
 		 * before the re-enable would otherwise wait for the next kick. */
@@ -265,6 +294,25 @@ void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn 
 		virtio_queue_notify_driver(vdev, q);
 	if (rc == 0 && vdev->transport->kick)
 		vdev->transport->kick(vdev, q);
+}
+
+enum ioloop_poll virtio_queue_poll(struct virtio_device *vdev, unsigned q)
+{
+	enum ioloop_poll want = IOLOOP_POLL_IDLE;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (vdev->poll_found_ns[q] && !virtio_queue_live(vdev, q))
+		vdev->poll_found_ns[q] = 0; /* the kick that revives the queue drains it */
+	if (vdev->poll_found_ns[q]) {
+		/* With nothing new this ends the window once it has passed. */
+		vdev->ops->queue_notify(vdev, q);
+	}
+	if (vdev->poll_found_ns[q]) {
+		uint64_t since = virtio_now_ns() - vdev->poll_found_ns[q];
+		want = since < VIRTIO_POLL_SPIN_US * 1000ull ? IOLOOP_POLL_SPIN : IOLOOP_POLL_NAP;
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return want;
 }
 
 /* One chain in flight fewer; the last one completes a waiting reset. */

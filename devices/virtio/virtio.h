@@ -10,6 +10,7 @@
 
 #include "devices/virtio/virtqueue.h"
 #include "mm/guest_mem.h"
+#include "vmm/ioloop.h"
 
 #define VIRTIO_MAX_QUEUES 8
 
@@ -52,6 +53,12 @@ struct virtio_device_ops {
 	void (*reset)(struct virtio_device *vdev);
 	/* The driver kicked queue q; runs on the I/O thread. */
 	void (*queue_notify)(struct virtio_device *vdev, unsigned q);
+	/* Bit q set: queue q carries requests the driver makes in bursts
+	 * (transmit, block), so after a drain the I/O thread may watch its
+	 * ring for a while instead of waiting for the next kick (see
+	 * virtio_queue_poll). Not for queues the device fills from elsewhere,
+	 * like receive queues. */
+	uint32_t polled_queues;
 };
 
 /* Writes the result of a chain's asynchronous work into the chain (a
@@ -101,6 +108,12 @@ struct virtio_device {
 	bool dma_off;
 	struct virtio_held_completion *held;
 	unsigned nr_held, held_cap;
+	/* How long the I/O thread watches a polled queue's ring after the
+	 * last chain it found there; 0: never, kicks only. */
+	uint32_t poll_window_us;
+	/* Per queue, when a drain last found a chain while polling (CLOCK_
+	 * MONOTONIC, ns); 0 while the queue waits for kicks. */
+	uint64_t poll_found_ns[VIRTIO_MAX_QUEUES];
 
 	const struct virtio_transport_ops *transport;
 	void *transport_ctx;
@@ -162,6 +175,17 @@ void virtio_device_set_status(struct virtio_device *vdev, uint8_t status);
 void virtio_device_enable_queue(struct virtio_device *vdev, unsigned q);
 /* The I/O thread's entry for a kick. */
 void virtio_device_kick(struct virtio_device *vdev, unsigned q);
+
+/* Polling (ops->polled_queues, poll_window_us): after a drain that found
+ * chains, queue q's notifications stay off (the driver does not kick)
+ * and the I/O thread calls this after each of its passes. It drains what
+ * the driver made available meanwhile; once a window passes with nothing
+ * new it turns notifications on again, looks once more, and the queue
+ * goes back to waiting for kicks. The answer tells the loop how soon to
+ * look again: at once in the first VIRTIO_POLL_SPIN_US after the last
+ * chain, then at its naps. Takes the device lock. */
+#define VIRTIO_POLL_SPIN_US 20
+enum ioloop_poll virtio_queue_poll(struct virtio_device *vdev, unsigned q);
 
 /* Whether queue q may be processed now: the driver is live (DRIVER_OK,
  * not broken), the queue enabled, guest memory reachable. Lock held. */

@@ -275,6 +275,7 @@ const struct virtio_device_ops virtio_blk_ops = {
 	.config_size = sizeof(struct virtio_blk_config),
 	.read_config = blk_read_config,
 	.queue_notify = blk_queue_notify,
+	.polled_queues = 1u << 0,
 };
 
 static int blk_fail(struct virtio_blk *blk, char *err, size_t n, const char *path, const char *what)

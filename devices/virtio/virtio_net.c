@@ -694,6 +694,7 @@ const struct virtio_device_ops virtio_net_ops = {
 	.activate = net_activate,
 	.reset = net_reset,
 	.queue_notify = net_queue_notify,
+	.polled_queues = 1u << VIRTIO_NET_TX_QUEUE,
 };
 
 void virtio_net_open_fd(struct virtio_net *net, int fd, const uint8_t mac[VIRTIO_NET_MAC_BYTES])

@@ -526,3 +526,10 @@ void virtio_pci_kicked(void *opaque)
 
 	virtio_device_kick(&kick->vp->vdev, kick->queue);
 }
+
+enum ioloop_poll virtio_pci_poll(void *opaque)
+{
+	const struct virtio_pci_kick *kick = opaque;
+
+	return virtio_queue_poll(&kick->vp->vdev, kick->queue);
+}
