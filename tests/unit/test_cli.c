@@ -117,6 +117,23 @@ static void later_option_overrides_earlier_one(void **state)
 	assert_int_equal(cfg.cpus, 5);
 }
 
+static void io_poll_takes_microseconds_and_zero_turns_it_off(void **state)
+{
+	struct skiff_config cfg;
+	char err[CONFIG_ERR_SIZE] = "";
+
+	assert_int_equal(PARSE(&cfg, err, "--cpus", "1"), CLI_OK);
+	assert_int_equal(cfg.io_poll_us, CONFIG_DEFAULT_IO_POLL_US);
+	assert_int_equal(PARSE(&cfg, err, "--io-poll", "0"), CLI_OK);
+	assert_int_equal(cfg.io_poll_us, 0);
+	assert_int_equal(PARSE(&cfg, err, "--io-poll=500"), CLI_OK);
+	assert_int_equal(cfg.io_poll_us, 500);
+	assert_error_names(PARSE(&cfg, err, "--io-poll", "-1"), err, "--io-poll");
+	assert_error_names(PARSE(&cfg, err, "--io-poll", "2ms"), err, "--io-poll");
+	assert_error_names(PARSE(&cfg, err, "--io-poll", "1000001"), err, "--io-poll");
+	assert_error_names(PARSE(&cfg, err, "--io-poll="), err, "--io-poll");
+}
+
 static void help_is_reported_wherever_it_appears(void **state)
 {
 	struct skiff_config cfg;
@@ -506,6 +523,7 @@ int main(void)
 		cmocka_unit_test(equals_form_takes_value_after_first_equals_sign),
 		cmocka_unit_test(equals_form_with_empty_value_is_not_a_missing_value),
 		cmocka_unit_test(later_option_overrides_earlier_one),
+		cmocka_unit_test(io_poll_takes_microseconds_and_zero_turns_it_off),
 		cmocka_unit_test(help_is_reported_wherever_it_appears),
 		cmocka_unit_test(usage_lists_every_option),
 		cmocka_unit_test(unknown_option_is_an_error_naming_it),

@@ -122,12 +122,92 @@ static void operations_queued_by_a_callback_complete_on_the_io_thread(void **sta
 	close(fd);
 }
 
+/* A poller that asks to be called again a set number of times, napping
+ * or spinning, and counts its calls. */
+struct counting_poller {
+	enum ioloop_poll ask;
+	unsigned asks_left;
+	unsigned calls;
+};
+
+static enum ioloop_poll count_polls(void *opaque)
+{
+	struct counting_poller *p = opaque;
+
+	__atomic_add_fetch(&p->calls, 1, __ATOMIC_RELEASE);
+	if (!p->asks_left)
+		return IOLOOP_POLL_IDLE;
+	p->asks_left--;
+	return p->ask;
+}
+
+static unsigned polls(struct counting_poller *p)
+{
+	return __atomic_load_n(&p->calls, __ATOMIC_ACQUIRE);
+}
+
+/* Waits (bounded) until the poller has been called want times. */
+static void wait_polls(struct counting_poller *p, unsigned want)
+{
+	for (int i = 0; i < 2000 && polls(p) < want; i++)
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+}
+
+/* The loop keeps looking with no event to wake it for as long as the
+ * poller asks, then blocks until an event comes. */
+static void a_poller_runs_while_it_asks_then_the_loop_waits_for_events(void **state)
+{
+	enum ioloop_poll asks[] = {IOLOOP_POLL_NAP, IOLOOP_POLL_SPIN};
+
+	for (unsigned k = 0; k < 2; k++) {
+		struct ioloop loop;
+		struct counting_poller p = {.ask = asks[k], .asks_left = 20};
+		unsigned calls = 0;
+		uint64_t one = 1;
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		assert_int_equal(ioloop_init(&loop), 0);
+		assert_int_equal(ioloop_watch_eventfd(&loop, fd, count_call, &calls), 0);
+		assert_int_equal(ioloop_add_poller(&loop, count_polls, &p), 0);
+		assert_int_equal(ioloop_start(&loop), 0);
+		assert_int_equal(ioloop_add_poller(&loop, count_polls, &p), -EBUSY);
+		/* The first pass is an event's: nothing runs the pollers before. */
+		assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+		wait_polls(&p, 21);
+		assert_int_equal(polls(&p), 21);
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000}, NULL);
+		assert_int_equal(polls(&p), 21); /* idle: blocked */
+		assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+		wait_polls(&p, 22);
+		assert_int_equal(polls(&p), 22);
+		assert_int_equal(__atomic_load_n(&calls, __ATOMIC_ACQUIRE), 2);
+		ioloop_destroy(&loop);
+		close(fd);
+	}
+}
+
+static void pollers_are_refused_beyond_the_limit_and_before_set_up(void **state)
+{
+	struct ioloop loop;
+	struct counting_poller p = {0};
+
+	loop_never_set_up(&loop);
+	assert_int_equal(ioloop_add_poller(&loop, count_polls, &p), -ENXIO);
+	assert_int_equal(ioloop_init(&loop), 0);
+	for (unsigned i = 0; i < IOLOOP_MAX_POLLERS; i++)
+		assert_int_equal(ioloop_add_poller(&loop, count_polls, &p), 0);
+	assert_int_equal(ioloop_add_poller(&loop, count_polls, &p), -ENOSPC);
+	ioloop_destroy(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_loop_never_set_up_refuses_watches_and_starts_no_thread),
 		cmocka_unit_test(a_watch_runs_on_the_thread_once_set_up),
 		cmocka_unit_test(operations_queued_by_a_callback_complete_on_the_io_thread),
+		cmocka_unit_test(a_poller_runs_while_it_asks_then_the_loop_waits_for_events),
+		cmocka_unit_test(pollers_are_refused_beyond_the_limit_and_before_set_up),
 	};
 	return cmocka_run_group_tests_name("ioloop", tests, NULL, NULL);
 }

@@ -172,6 +172,8 @@ static int rig_setup(void **state)
 				 0);
 	assert_int_equal(ioloop_watch_fd(&r->loop, r->net.tap_fd, virtio_net_tap_readable, &r->net),
 			 0);
+	/* As a VM has it; it looks at nothing while poll_window_us is 0. */
+	assert_int_equal(ioloop_add_poller(&r->loop, virtio_pci_poll, &r->net.vp.kicks[TX]), 0);
 	assert_int_equal(ioloop_start(&r->loop), 0);
 	*state = r;
 	return 0;
@@ -499,6 +501,95 @@ static void transmit_notifications_come_back_once_the_queue_is_idle(void **state
 	kick(r, TX);
 	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 60);
 	assert_true(wait_used(r, TX, 2));
+}
+
+static void set_poll_window(struct rig *r, uint32_t us)
+{
+	pthread_mutex_lock(&r->net.vp.vdev.lock);
+	r->net.vp.vdev.poll_window_us = us;
+	pthread_mutex_unlock(&r->net.vp.vdev.lock);
+}
+
+static uint16_t used_flags(struct rig *r, unsigned q)
+{
+	return __atomic_load_n((uint16_t *)ram(r, used_gpa(q)), __ATOMIC_ACQUIRE);
+}
+
+static void add_tx_frame(struct rig *r, char fill)
+{
+	memset(ram(r, TXBUF), 0, HDR);
+	memset(ram(r, TXBUF + HDR), fill, 60);
+	add_chain(r, TX, &(struct seg){TXBUF, HDR + 60, false}, 1);
+}
+
+/* While the I/O thread polls, the driver is told not to kick, and frames
+ * it queues still leave. */
+static void polled_transmit_queue_takes_frames_without_kicks(void **state)
+{
+	struct rig *r = *state;
+	uint8_t got[256];
+
+	set_poll_window(r, 10 * 1000 * 1000); /* longer than the test */
+	rig_driver_ok(r);
+	add_tx_frame(r, 'p');
+	kick(r, TX);
+	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 60);
+	assert_true(wait_used(r, TX, 1));
+	assert_int_equal(used_flags(r, TX), VIRTQ_USED_F_NO_NOTIFY);
+	for (int i = 0; i < 3; i++) {
+		add_tx_frame(r, (char)('q' + i));
+		assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 60);
+		assert_int_equal(got[HDR], 'q' + i);
+	}
+	assert_true(wait_used(r, TX, 4));
+	assert_int_equal(used_flags(r, TX), VIRTQ_USED_F_NO_NOTIFY);
+	/* The receive queue is filled from the tap: never polled. */
+	assert_int_equal(r->net.vp.vdev.poll_found_ns[RX], 0);
+}
+
+/* A window with nothing new ends the polling: notifications come back
+ * and a frame queued without a kick then waits for one. */
+static void polling_ends_after_a_quiet_window(void **state)
+{
+	struct rig *r = *state;
+	uint8_t got[256];
+
+	set_poll_window(r, 5000);
+	rig_driver_ok(r);
+	add_tx_frame(r, 'w');
+	kick(r, TX);
+	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 60);
+	for (int i = 0; i < 2000 && used_flags(r, TX); i++)
+		sleep_ms(1);
+	assert_int_equal(used_flags(r, TX), 0);
+	add_tx_frame(r, 'x');
+	sleep_ms(50);
+	assert_int_equal(recv(r->peer, got, sizeof(got), MSG_DONTWAIT), -1);
+	assert_int_equal(used_idx(r, TX), 1);
+	kick(r, TX);
+	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 60);
+	assert_int_equal(got[HDR], 'x');
+}
+
+/* A reset while the ring is polled stops the polling: nothing of the old
+ * ring is looked at, and the new driver's first frame comes with a kick. */
+static void reset_stops_polling_the_old_ring(void **state)
+{
+	struct rig *r = *state;
+	uint8_t got[256];
+
+	set_poll_window(r, 10 * 1000 * 1000);
+	rig_driver_ok(r);
+	add_tx_frame(r, 'r');
+	kick(r, TX);
+	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 60);
+	rig_restart(r, 0);
+	assert_int_equal(r->net.vp.vdev.poll_found_ns[TX], 0);
+	add_tx_frame(r, 's');
+	kick(r, TX);
+	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 60);
+	assert_int_equal(got[HDR], 's');
+	assert_true(wait_used(r, TX, 1));
 }
 
 static void transmit_with_a_writable_buffer_needs_reset(void **state)
@@ -1414,6 +1505,9 @@ int main(void)
 		T(transmit_frame_over_64k_needs_reset),
 		T(largest_transmit_frame_passes),
 		T(transmit_notifications_come_back_once_the_queue_is_idle),
+		T(polled_transmit_queue_takes_frames_without_kicks),
+		T(polling_ends_after_a_quiet_window),
+		T(reset_stops_polling_the_old_ring),
 		T(transmit_with_a_writable_buffer_needs_reset),
 		T(transmit_shorter_than_the_header_needs_reset),
 		T(runt_transmit_frame_is_dropped_not_sent),
