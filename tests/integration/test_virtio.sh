@@ -34,6 +34,19 @@ check "written sector is in the host image" \
 check "zeroed sector is zero in the host image" \
 	cmp -s <(dd if="$img" bs=512 skip=9 count=1 status=none) <(head -c 512 /dev/zero)
 
+# The same requests with the I/O thread polling never (a kick per
+# request) and for 1 us (each window ends at once: notifications come
+# back on and the ring is looked at again, over and over).
+for poll in 0 1; do
+	run_skiff "poll$poll" 'blk fill 2000 2048\nblk verify 2000 2048\nblk read 5\npoweroff\n' \
+		run --disk "$img" --io-poll "$poll"
+	expect_status "--io-poll $poll session" 0
+	expect_line "--io-poll $poll: fill 1 MiB" "$out" '^blk0: filled 2048 sectors'
+	expect_line "--io-poll $poll: verify 1 MiB" "$out" '^blk0: verified 2048 sectors'
+	expect_line "--io-poll $poll: earlier write still there" "$out" \
+		'^blk0: sector 5: hello from the guest'
+done
+
 # Read-only: writes fail cleanly, the image is untouched.
 before=$(md5sum <"$img")
 run_skiff ro 'blk info\nblk write 5 overwritten\nblk read 5\npoweroff\n' run --disk "$img,ro"
