@@ -248,7 +248,7 @@ static bool virtio_queue_has_available(const struct virtq *vq)
 	       __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail_idx;
 }
 
-static uint64_t virtio_now_ns(void)
+uint64_t virtio_clock_ns(void)
 {
 	struct timespec t;
 
@@ -265,7 +265,7 @@ static bool virtio_queue_keep_polling(struct virtio_device *vdev, unsigned q, bo
 
 	if (!vdev->poll_window_us || !(vdev->ops->polled_queues & (1u << q)))
 		return false;
-	now = virtio_now_ns();
+	now = virtio_clock_ns();
 	if (found)
 		vdev->poll_found_ns[q] = now;
 	if (vdev->poll_found_ns[q] && now - vdev->poll_found_ns[q] < vdev->poll_window_us * 1000ull)
@@ -308,7 +308,7 @@ enum ioloop_poll virtio_queue_poll(struct virtio_device *vdev, unsigned q)
 		vdev->ops->queue_notify(vdev, q);
 	}
 	if (vdev->poll_found_ns[q]) {
-		uint64_t since = virtio_now_ns() - vdev->poll_found_ns[q];
+		uint64_t since = virtio_clock_ns() - vdev->poll_found_ns[q];
 		want = since < VIRTIO_POLL_SPIN_US * 1000ull ? IOLOOP_POLL_SPIN : IOLOOP_POLL_NAP;
 	}
 	pthread_mutex_unlock(&vdev->lock);

@@ -187,6 +187,9 @@ void virtio_device_kick(struct virtio_device *vdev, unsigned q);
 #define VIRTIO_POLL_SPIN_US 20
 enum ioloop_poll virtio_queue_poll(struct virtio_device *vdev, unsigned q);
 
+/* CLOCK_MONOTONIC in ns: the clock of poll_found_ns. */
+uint64_t virtio_clock_ns(void);
+
 /* Whether queue q may be processed now: the driver is live (DRIVER_OK,
  * not broken), the queue enabled, guest memory reachable. Lock held. */
 bool virtio_queue_live(const struct virtio_device *vdev, unsigned q);

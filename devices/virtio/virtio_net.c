@@ -9,6 +9,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "devices/eth_frame.h"
+
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
 #define TUN_OFFLOADS_FOR_GUEST (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
 
@@ -241,6 +243,25 @@ static void net_rx_keep_partial(struct virtio_net *net, struct virtio_net_hdr *h
 	rx->spill_len = (uint32_t)(len - room);
 }
 
+/* Whether the frame just read, its len bytes behind our header in
+ * net->iov[1, nr), is a pure TCP ACK; a segment offload never is. The
+ * bytes may sit in guest memory: copied once, then looked at. */
+static bool net_rx_is_pure_ack(const struct virtio_net *net, const struct virtio_net_hdr *hdr,
+			       size_t len, unsigned nr)
+{
+	uint8_t head[ETH_FRAME_PURE_ACK_MAX];
+	size_t got = 0;
+
+	if (hdr->gso_type != VIRTIO_NET_HDR_GSO_NONE || len > sizeof(head))
+		return false;
+	for (unsigned i = 1; i < nr && got < len; i++) {
+		size_t n = net->iov[i].iov_len < len - got ? net->iov[i].iov_len : len - got;
+		memcpy(head + got, net->iov[i].iov_base, n);
+		got += n;
+	}
+	return eth_frame_is_pure_tcp_ack(head, got);
+}
+
 /* Reads one frame into the held chains (all with MRG_RXBUF, the oldest
  * without): 1 delivered, 2 dropped, kept partial or interrupted (the
  * chains stay held), 0 the tap has nothing, -1 the tap failed. */
@@ -276,6 +297,7 @@ static int net_rx_frame(struct virtio_net *net)
 		net_rx_keep_partial(net, &hdr, (uint64_t)n, room);
 		return 2;
 	}
+	net->hold.pure_ack = net_rx_is_pure_ack(net, &hdr, (size_t)n - VIRTIO_NET_HDR_BYTES, nr);
 	net_rx_deliver(net, &hdr, (uint64_t)n);
 	return 1;
 }
@@ -313,6 +335,7 @@ static int net_rx_finish_partial(struct virtio_net *net)
  * 0 nothing more to do now (no frame, or no buffers), -1 broken. */
 static int net_rx_step(struct virtio_net *net)
 {
+	net->hold.pure_ack = false;
 	if (net->rx.partial_len)
 		return net_rx_finish_partial(net);
 	if (net_rx_top_up(net) < 0)
@@ -320,6 +343,64 @@ static int net_rx_step(struct virtio_net *net)
 	if (net->rx.first == net->rx.end)
 		return 0;
 	return net_rx_frame(net);
+}
+
+/* ACK moderation. A guest streaming out gets a pure TCP ACK back for
+ * every segment or two it sends, and an interrupt for each (with the EOI
+ * write and interrupt window that come with it) costs it more exits than
+ * its sending does. A pure ACK carries nothing an application waits for:
+ * it lets the guest's TCP send more, and a guest whose transmit queue is
+ * polled is still sending. So while it is, the interrupt for pure ACKs is
+ * held back: for half the poll window at most, for a quarter of the
+ * ring's frames at most, and never past the first other frame, the end
+ * of the transmit window, or the driver running short of receive
+ * buffers. The driver then takes them all in one poll. --io-poll 0 turns
+ * this off with the polling. */
+static bool net_tx_streaming(const struct virtio_device *vdev)
+{
+	return vdev->poll_found_ns[VIRTIO_NET_TX_QUEUE] != 0;
+}
+
+static void net_rx_interrupt(struct virtio_net *net)
+{
+	net->hold.frames = 0;
+	virtio_queue_notify_driver(&net->vp.vdev, VIRTIO_NET_RX_QUEUE);
+}
+
+/* Whether the held frames have waited as long, or grown as many, as the
+ * hold allows. */
+static bool net_rx_hold_full(const struct virtio_net *net)
+{
+	const struct virtio_device *vdev = &net->vp.vdev;
+	uint64_t hold_ns = vdev->poll_window_us * 500ull;
+
+	return net->hold.frames >= vdev->vqs[VIRTIO_NET_RX_QUEUE].size / 4u ||
+	       virtio_clock_ns() - net->hold.since_ns >= hold_ns;
+}
+
+/* After a frame went to the driver: its interrupt now, or held back. */
+static void net_rx_delivered(struct virtio_net *net)
+{
+	if (!net->hold.pure_ack || !net_tx_streaming(&net->vp.vdev)) {
+		net_rx_interrupt(net);
+		return;
+	}
+	if (net->hold.frames++ == 0)
+		net->hold.since_ns = virtio_clock_ns();
+	net->stats.rx_acks_held++;
+	if (net_rx_hold_full(net))
+		net_rx_interrupt(net);
+}
+
+/* Sends a held interrupt once the hold is over. Between receive passes
+ * (the held chains topped up) and after every look at the transmit
+ * queue, which the I/O thread takes at least every IOLOOP_NAP_US while
+ * it polls. */
+static void net_rx_release_due(struct virtio_net *net)
+{
+	if (net->hold.frames && (!net_tx_streaming(&net->vp.vdev) || net_rx_short(net) ||
+				 net->rx.partial_len || net_rx_hold_full(net)))
+		net_rx_interrupt(net);
 }
 
 /* Moves frames from the tap into receive chains until the tap is empty or
@@ -339,9 +420,10 @@ static void net_rx_pump(struct virtio_device *vdev)
 		 * while we read the next. A driver busy polling has said it
 		 * wants no interrupt (used_event), so this costs a check. */
 		if (rc == 1)
-			virtio_queue_notify_driver(vdev, VIRTIO_NET_RX_QUEUE);
+			net_rx_delivered(net);
 		more = rc >= 1;
 	}
+	net_rx_release_due(net);
 	/* Out of budget, not of frames: come back after the other devices. */
 	if (more && !budget && vdev->transport->kick)
 		vdev->transport->kick(vdev, VIRTIO_NET_RX_QUEUE);
@@ -623,9 +705,10 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 {
 	if (q == VIRTIO_NET_RX_QUEUE)
 		net_rx_pump(vdev);
-	else if (q == VIRTIO_NET_TX_QUEUE)
+	else if (q == VIRTIO_NET_TX_QUEUE) {
 		virtio_queue_drain(vdev, q, net_tx);
-	else
+		net_rx_release_due(vdev->backend);
+	} else
 		virtio_queue_drain(vdev, q, net_ctrl);
 }
 
@@ -651,6 +734,7 @@ static void net_reset(struct virtio_device *vdev)
 	struct virtio_net *net = vdev->backend;
 
 	net_rx_forget(&net->rx);
+	net->hold = (struct virtio_net_rx_hold){0};
 	net->guest_offloads = 0;
 	net_tap_apply_offloads(net);
 	memcpy(net->config.mac, net->mac, VIRTIO_NET_MAC_BYTES);

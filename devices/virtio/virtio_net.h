@@ -116,6 +116,17 @@ struct virtio_net_config {
 struct virtio_net_stats {
 	uint64_t rx_frames, rx_bytes, rx_dropped;
 	uint64_t tx_frames, tx_bytes, tx_dropped;
+	uint64_t rx_acks_held; /* pure ACKs whose interrupt was held back */
+};
+
+/* Receive interrupts held back for pure TCP ACKs while the guest streams
+ * out (ACK moderation, virtio_net.c): frames delivered since the last
+ * interrupt went out, when the first of them was (virtio_clock_ns), and
+ * whether the frame just read is a pure ACK. Cleared by a reset. */
+struct virtio_net_rx_hold {
+	unsigned frames;
+	uint64_t since_ns;
+	bool pure_ack;
 };
 
 /* One receive chain popped ahead of the frame that will fill it: its
@@ -165,6 +176,7 @@ struct virtio_net {
 	uint8_t mac[VIRTIO_NET_MAC_BYTES]; /* the VMM's, which a reset restores */
 	struct virtio_net_stats stats;
 	struct virtio_net_rx rx;
+	struct virtio_net_rx_hold hold;
 
 	/* The header and frame as the tap sees them: our header, the held
 	 * chains' buffers, and the spill. */

@@ -592,6 +592,158 @@ static void reset_stops_polling_the_old_ring(void **state)
 	assert_true(wait_used(r, TX, 1));
 }
 
+/* The driver's interrupt handler without MSI-X: reads the ISR, which
+ * clears it; whether a queue interrupt was pending. */
+static bool take_queue_interrupt(struct rig *r)
+{
+	const struct pci_bar *bar = &r->net.vp.pci.bars[0];
+	uint8_t isr = 0;
+
+	bar->ops->read(bar->opaque, VIRTIO_PCI_ISR_OFF, &isr, 1);
+	return isr & 1;
+}
+
+/* Waits (bounded) for a queue interrupt. */
+static bool wait_queue_interrupt(struct rig *r)
+{
+	for (int i = 0; i < 3000; i++) {
+		if (take_queue_interrupt(r))
+			return true;
+		sleep_ms(1);
+	}
+	return false;
+}
+
+/* The host network acknowledges data: a bare IPv4 TCP ACK. */
+static void host_send_ack(struct rig *r)
+{
+	uint8_t frame[HDR + 54] = {0};
+	uint8_t *ip = frame + HDR + 14, *tcp = ip + 20;
+
+	frame[HDR + 12] = 0x08; /* IPv4 */
+	ip[0] = 0x45;
+	ip[3] = 40; /* total length: headers only */
+	ip[9] = 6;  /* TCP */
+	tcp[12] = 0x50;
+	tcp[13] = 0x10; /* ACK */
+	assert_int_equal(send(r->peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+}
+
+/* The guest streams out: a frame sent with polling on (the transmit
+ * queue stays polled for the window), its interrupt taken. */
+static void guest_starts_streaming(struct rig *r, uint32_t window_us, unsigned rx_buffers)
+{
+	uint8_t got[256];
+
+	set_poll_window(r, window_us);
+	rig_driver_ok(r);
+	post_rx_buffers(r, 0, rx_buffers, 2048);
+	kick(r, RX);
+	add_tx_frame(r, 's');
+	kick(r, TX);
+	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 60);
+	assert_true(wait_used(r, TX, 1));
+	assert_true(wait_queue_interrupt(r));
+}
+
+/* ACK moderation: while the guest streams out, the ACKs coming back wait
+ * for their interrupt, and the first frame with data brings it. */
+static void pure_acks_wait_for_their_interrupt_while_the_guest_streams_out(void **state)
+{
+	struct rig *r = *state;
+
+	guest_starts_streaming(r, 10 * 1000 * 1000, 8);
+	host_send_ack(r);
+	assert_true(wait_used(r, RX, 1));
+	sleep_ms(30);
+	assert_false(take_queue_interrupt(r));
+	assert_int_equal(r->net.stats.rx_acks_held, 1);
+	host_send(r, 0, 100, 'd');
+	assert_true(wait_used(r, RX, 2));
+	assert_true(wait_queue_interrupt(r));
+	assert_int_equal(r->net.stats.rx_acks_held, 1);
+}
+
+static double elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+/* Held for half the poll window at most: the I/O thread, still polling
+ * the transmit queue, sends the interrupt when that time is up. */
+static void a_held_ack_interrupt_goes_out_when_the_hold_time_is_up(void **state)
+{
+	struct rig *r = *state;
+	struct timespec sent;
+
+	guest_starts_streaming(r, 400 * 1000, 8);
+	clock_gettime(CLOCK_MONOTONIC, &sent);
+	host_send_ack(r);
+	assert_true(wait_used(r, RX, 1));
+	assert_true(wait_queue_interrupt(r));
+	assert_true(elapsed_ms(&sent) >= 100);
+	assert_int_equal(r->net.stats.rx_acks_held, 1);
+}
+
+/* No hold unless the transmit queue is polled: with polling off, and
+ * with polling on but nothing sent, an ACK interrupts at once. */
+static void acks_interrupt_at_once_unless_the_guest_streams_out(void **state)
+{
+	struct rig *r = *state;
+
+	guest_starts_streaming(r, 0, 8);
+	host_send_ack(r);
+	assert_true(wait_used(r, RX, 1));
+	assert_true(wait_queue_interrupt(r));
+
+	set_poll_window(r, 10 * 1000 * 1000);
+	rig_restart(r, 0);
+	post_rx_buffers(r, 0, 8, 2048);
+	kick(r, RX);
+	host_send_ack(r);
+	assert_true(wait_used(r, RX, 1));
+	assert_true(wait_queue_interrupt(r));
+	assert_int_equal(r->net.stats.rx_acks_held, 0);
+}
+
+/* The driver refills its receive ring when it takes the frames: once it
+ * runs out, the interrupt goes out, held or not. */
+static void held_acks_go_out_when_the_driver_runs_out_of_buffers(void **state)
+{
+	struct rig *r = *state;
+
+	guest_starts_streaming(r, 10 * 1000 * 1000, 2);
+	host_send_ack(r);
+	assert_true(wait_used(r, RX, 1));
+	sleep_ms(30);
+	assert_false(take_queue_interrupt(r));
+	host_send_ack(r);
+	assert_true(wait_used(r, RX, 2));
+	assert_true(wait_queue_interrupt(r));
+}
+
+/* A quarter of the ring's frames at most wait for one interrupt. */
+static void at_most_a_quarter_of_the_ring_waits_for_an_interrupt(void **state)
+{
+	struct rig *r = *state;
+
+	guest_starts_streaming(r, 10 * 1000 * 1000, 12);
+	for (uint16_t i = 1; i < QSIZE / 4; i++) {
+		host_send_ack(r);
+		assert_true(wait_used(r, RX, i));
+	}
+	sleep_ms(30);
+	assert_false(take_queue_interrupt(r));
+	host_send_ack(r);
+	assert_true(wait_used(r, RX, QSIZE / 4));
+	assert_true(wait_queue_interrupt(r));
+	assert_int_equal(r->net.stats.rx_acks_held, QSIZE / 4);
+}
+
 static void transmit_with_a_writable_buffer_needs_reset(void **state)
 {
 	struct rig *r = *state;
@@ -1508,6 +1660,11 @@ int main(void)
 		T(polled_transmit_queue_takes_frames_without_kicks),
 		T(polling_ends_after_a_quiet_window),
 		T(reset_stops_polling_the_old_ring),
+		T(pure_acks_wait_for_their_interrupt_while_the_guest_streams_out),
+		T(a_held_ack_interrupt_goes_out_when_the_hold_time_is_up),
+		T(acks_interrupt_at_once_unless_the_guest_streams_out),
+		T(held_acks_go_out_when_the_driver_runs_out_of_buffers),
+		T(at_most_a_quarter_of_the_ring_waits_for_an_interrupt),
 		T(transmit_with_a_writable_buffer_needs_reset),
 		T(transmit_shorter_than_the_header_needs_reset),
 		T(runt_transmit_frame_is_dropped_not_sent),
