@@ -48,34 +48,37 @@ static int cli_apply_mem(struct skiff_config *cfg, const char *value, char *err,
 	return 0;
 }
 
-static int cli_apply_cpus(struct skiff_config *cfg, const char *value, char *err, size_t n)
+/* A decimal number in [min, max] and nothing else (no sign, no space):
+ * 0 with *out set, or -1. */
+static int cli_parse_uint(const char *value, unsigned min, unsigned max, unsigned *out)
 {
 	char *end;
 
 	errno = 0;
-	unsigned long cpus = strtoul(value, &end, 10);
-	if (errno || !isdigit((unsigned char)value[0]) || *end || cpus < 1 ||
-	    cpus > CONFIG_MAX_CPUS) {
+	unsigned long v = strtoul(value, &end, 10);
+	if (errno || !isdigit((unsigned char)value[0]) || *end || v < min || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int cli_apply_cpus(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	if (cli_parse_uint(value, 1, CONFIG_MAX_CPUS, &cfg->cpus)) {
 		snprintf(err, n, "--cpus: '%s' is not a CPU count from 1 to %d", value,
 			 CONFIG_MAX_CPUS);
 		return -1;
 	}
-	cfg->cpus = (unsigned)cpus;
 	return 0;
 }
 
 static int cli_apply_io_poll(struct skiff_config *cfg, const char *value, char *err, size_t n)
 {
-	char *end;
-
-	errno = 0;
-	unsigned long us = strtoul(value, &end, 10);
-	if (errno || !isdigit((unsigned char)value[0]) || *end || us > CONFIG_MAX_IO_POLL_US) {
+	if (cli_parse_uint(value, 0, CONFIG_MAX_IO_POLL_US, &cfg->io_poll_us)) {
 		snprintf(err, n, "--io-poll: '%s' is not a time in microseconds from 0 to %d",
 			 value, CONFIG_MAX_IO_POLL_US);
 		return -1;
 	}
-	cfg->io_poll_us = (unsigned)us;
 	return 0;
 }
 

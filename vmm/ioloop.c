@@ -60,16 +60,24 @@ void ioloop_destroy(struct ioloop *loop)
 	loop->stop_fd = -1;
 }
 
-static int ioloop_add_watch(struct ioloop *loop, struct ioloop_watch watch)
+/* Whether one more registration may join nr of at most max: only on a set
+ * up loop whose thread has not started (it reads the arrays unlocked). */
+static int ioloop_may_register(const struct ioloop *loop, unsigned nr, unsigned max)
 {
 	if (!loop->ring_ready)
 		return -ENXIO;
 	if (loop->thread_started)
 		return -EBUSY;
-	if (loop->nr_watches == IOLOOP_MAX_WATCHES)
-		return -ENOSPC;
-	loop->watches[loop->nr_watches++] = watch;
-	return 0;
+	return nr < max ? 0 : -ENOSPC;
+}
+
+static int ioloop_add_watch(struct ioloop *loop, struct ioloop_watch watch)
+{
+	int rc = ioloop_may_register(loop, loop->nr_watches, IOLOOP_MAX_WATCHES);
+
+	if (!rc)
+		loop->watches[loop->nr_watches++] = watch;
+	return rc;
 }
 
 int ioloop_watch_eventfd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque)
@@ -84,14 +92,11 @@ int ioloop_watch_fd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque)
 
 int ioloop_add_poller(struct ioloop *loop, ioloop_poll_fn fn, void *opaque)
 {
-	if (!loop->ring_ready)
-		return -ENXIO;
-	if (loop->thread_started)
-		return -EBUSY;
-	if (loop->nr_pollers == IOLOOP_MAX_POLLERS)
-		return -ENOSPC;
-	loop->pollers[loop->nr_pollers++] = (struct ioloop_poller){fn, opaque};
-	return 0;
+	int rc = ioloop_may_register(loop, loop->nr_pollers, IOLOOP_MAX_POLLERS);
+
+	if (!rc)
+		loop->pollers[loop->nr_pollers++] = (struct ioloop_poller){fn, opaque};
+	return rc;
 }
 
 static int ioloop_arm(struct ioloop *loop, int fd, uint64_t tag)

@@ -34,6 +34,13 @@ bool virtio_has_feature(const struct virtio_device *vdev, uint64_t feature)
 	return (vdev->driver_features & feature) == feature;
 }
 
+/* Polling of queue q ends. The store is atomic because virtio_queue_poll
+ * looks before it takes the lock. Lock held. */
+static void virtio_poll_stop(struct virtio_device *vdev, unsigned q)
+{
+	__atomic_store_n(&vdev->poll_found_ns[q], 0, __ATOMIC_RELAXED);
+}
+
 /* Everything a reset clears but the status: the device takes no more
  * chains, and completions of the ones in flight are dropped. */
 static void virtio_device_stop(struct virtio_device *vdev)
@@ -50,7 +57,7 @@ static void virtio_device_stop(struct virtio_device *vdev)
 		vdev->vqs[q].mem = vdev->mem;
 		vdev->vqs[q].size = vdev->ops->queue_max_size;
 		vdev->queue_vector[q] = VIRTIO_NO_VECTOR;
-		vdev->poll_found_ns[q] = 0;
+		virtio_poll_stop(vdev, q);
 	}
 }
 
@@ -267,10 +274,10 @@ static bool virtio_queue_keep_polling(struct virtio_device *vdev, unsigned q, bo
 		return false;
 	now = virtio_clock_ns();
 	if (found)
-		vdev->poll_found_ns[q] = now;
+		__atomic_store_n(&vdev->poll_found_ns[q], now, __ATOMIC_RELAXED);
 	if (vdev->poll_found_ns[q] && now - vdev->poll_found_ns[q] < vdev->poll_window_us * 1000ull)
 		return true;
-	vdev->poll_found_ns[q] = 0;
+	virtio_poll_stop(vdev, q);
 	return false;
 }
 
@@ -300,9 +307,14 @@ enum ioloop_poll virtio_queue_poll(struct virtio_device *vdev, unsigned q)
 {
 	enum ioloop_poll want = IOLOOP_POLL_IDLE;
 
+	/* Polling starts only here, on the I/O thread (drains run on it): a
+	 * queue not polled now stays so without the lock. A reset that stops
+	 * it meanwhile is seen under the lock. */
+	if (!__atomic_load_n(&vdev->poll_found_ns[q], __ATOMIC_RELAXED))
+		return IOLOOP_POLL_IDLE;
 	pthread_mutex_lock(&vdev->lock);
 	if (vdev->poll_found_ns[q] && !virtio_queue_live(vdev, q))
-		vdev->poll_found_ns[q] = 0; /* the kick that revives the queue drains it */
+		virtio_poll_stop(vdev, q); /* the kick that revives the queue drains it */
 	if (vdev->poll_found_ns[q]) {
 		/* With nothing new this ends the window once it has passed. */
 		vdev->ops->queue_notify(vdev, q);
