@@ -236,8 +236,9 @@ static const struct cli_option run_options[] = {
 	 cli_apply_net},
 	{"io-poll", "US",
 	 "how long the I/O thread watches a busy disk or transmit queue for more requests "
-	 "before waiting for the guest's notifications again; 0: notifications only "
-	 "(default 2000)",
+	 "before waiting for the guest's notifications again, holding back the interrupts "
+	 "of pure TCP ACKs to a guest streaming out meanwhile; 0: notifications only, "
+	 "an interrupt per ACK (default 2000)",
 	 cli_apply_io_poll},
 };
 
