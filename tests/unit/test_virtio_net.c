@@ -646,6 +646,16 @@ static void guest_starts_streaming(struct rig *r, uint32_t window_us, unsigned r
 	assert_true(wait_queue_interrupt(r));
 }
 
+/* One more pure ACK reaches the driver's ring (its nth used entry) and
+ * its interrupt is held: none is pending a while later. */
+static void ack_arrives_held(struct rig *r, uint16_t nth)
+{
+	host_send_ack(r);
+	assert_true(wait_used(r, RX, nth));
+	sleep_ms(30);
+	assert_false(take_queue_interrupt(r));
+}
+
 /* ACK moderation: while the guest streams out, the ACKs coming back wait
  * for their interrupt, and the first frame with data brings it. */
 static void pure_acks_wait_for_their_interrupt_while_the_guest_streams_out(void **state)
@@ -653,10 +663,7 @@ static void pure_acks_wait_for_their_interrupt_while_the_guest_streams_out(void 
 	struct rig *r = *state;
 
 	guest_starts_streaming(r, 10 * 1000 * 1000, 8);
-	host_send_ack(r);
-	assert_true(wait_used(r, RX, 1));
-	sleep_ms(30);
-	assert_false(take_queue_interrupt(r));
+	ack_arrives_held(r, 1);
 	assert_int_equal(r->net.stats.rx_acks_held, 1);
 	host_send(r, 0, 100, 'd');
 	assert_true(wait_used(r, RX, 2));
@@ -717,10 +724,7 @@ static void held_acks_go_out_when_the_driver_runs_out_of_buffers(void **state)
 	struct rig *r = *state;
 
 	guest_starts_streaming(r, 10 * 1000 * 1000, 2);
-	host_send_ack(r);
-	assert_true(wait_used(r, RX, 1));
-	sleep_ms(30);
-	assert_false(take_queue_interrupt(r));
+	ack_arrives_held(r, 1);
 	host_send_ack(r);
 	assert_true(wait_used(r, RX, 2));
 	assert_true(wait_queue_interrupt(r));
@@ -732,12 +736,8 @@ static void at_most_a_quarter_of_the_ring_waits_for_an_interrupt(void **state)
 	struct rig *r = *state;
 
 	guest_starts_streaming(r, 10 * 1000 * 1000, 12);
-	for (uint16_t i = 1; i < QSIZE / 4; i++) {
-		host_send_ack(r);
-		assert_true(wait_used(r, RX, i));
-	}
-	sleep_ms(30);
-	assert_false(take_queue_interrupt(r));
+	for (uint16_t i = 1; i < QSIZE / 4; i++)
+		ack_arrives_held(r, i);
 	host_send_ack(r);
 	assert_true(wait_used(r, RX, QSIZE / 4));
 	assert_true(wait_queue_interrupt(r));
