@@ -263,9 +263,10 @@ static bool net_rx_is_pure_ack(const struct virtio_net *net, const struct virtio
 }
 
 /* Reads one frame into the held chains (all with MRG_RXBUF, the oldest
- * without): 1 delivered, 2 dropped, kept partial or interrupted (the
- * chains stay held), 0 the tap has nothing, -1 the tap failed. */
-static int net_rx_frame(struct virtio_net *net)
+ * without): 1 delivered (*pure_ack says whether it is a pure TCP ACK),
+ * 2 dropped, kept partial or interrupted (the chains stay held), 0 the
+ * tap has nothing, -1 the tap failed. */
+static int net_rx_frame(struct virtio_net *net, bool *pure_ack)
 {
 	struct virtio_net_rx *rx = &net->rx;
 	unsigned last = net_has(net, VIRTIO_NET_F_MRG_RXBUF) ? rx->end : rx->first + 1, nr = 0;
@@ -297,7 +298,7 @@ static int net_rx_frame(struct virtio_net *net)
 		net_rx_keep_partial(net, &hdr, (uint64_t)n, room);
 		return 2;
 	}
-	net->hold.pure_ack = net_rx_is_pure_ack(net, &hdr, (size_t)n - VIRTIO_NET_HDR_BYTES, nr);
+	*pure_ack = net_rx_is_pure_ack(net, &hdr, (size_t)n - VIRTIO_NET_HDR_BYTES, nr);
 	net_rx_deliver(net, &hdr, (uint64_t)n);
 	return 1;
 }
@@ -331,18 +332,19 @@ static int net_rx_finish_partial(struct virtio_net *net)
 	return 1;
 }
 
-/* One step of receive: 1 a frame delivered, 2 one dropped or waiting,
+/* One step of receive: 1 a frame delivered (*pure_ack: a pure TCP ACK;
+ * a frame finished from the spill never is), 2 one dropped or waiting,
  * 0 nothing more to do now (no frame, or no buffers), -1 broken. */
-static int net_rx_step(struct virtio_net *net)
+static int net_rx_step(struct virtio_net *net, bool *pure_ack)
 {
-	net->hold.pure_ack = false;
+	*pure_ack = false;
 	if (net->rx.partial_len)
 		return net_rx_finish_partial(net);
 	if (net_rx_top_up(net) < 0)
 		return -1;
 	if (net->rx.first == net->rx.end)
 		return 0;
-	return net_rx_frame(net);
+	return net_rx_frame(net, pure_ack);
 }
 
 /* ACK moderation. A guest streaming out gets a pure TCP ACK back for
@@ -379,9 +381,9 @@ static bool net_rx_hold_full(const struct virtio_net *net)
 }
 
 /* After a frame went to the driver: its interrupt now, or held back. */
-static void net_rx_delivered(struct virtio_net *net)
+static void net_rx_delivered(struct virtio_net *net, bool pure_ack)
 {
-	if (!net->hold.pure_ack || !net_tx_streaming(&net->vp.vdev)) {
+	if (!pure_ack || !net_tx_streaming(&net->vp.vdev)) {
 		net_rx_interrupt(net);
 		return;
 	}
@@ -415,12 +417,13 @@ static void net_rx_pump(struct virtio_device *vdev)
 
 	while (more && budget && !net->tap_failed) {
 		budget--;
-		int rc = net_rx_step(net);
+		bool pure_ack;
+		int rc = net_rx_step(net, &pure_ack);
 		/* At once, not after the burst: the guest works on this frame
 		 * while we read the next. A driver busy polling has said it
 		 * wants no interrupt (used_event), so this costs a check. */
 		if (rc == 1)
-			net_rx_delivered(net);
+			net_rx_delivered(net, pure_ack);
 		more = rc >= 1;
 	}
 	net_rx_release_due(net);

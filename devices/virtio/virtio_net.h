@@ -121,12 +121,11 @@ struct virtio_net_stats {
 
 /* Receive interrupts held back for pure TCP ACKs while the guest streams
  * out (ACK moderation, virtio_net.c): frames delivered since the last
- * interrupt went out, when the first of them was (virtio_clock_ns), and
- * whether the frame just read is a pure ACK. Cleared by a reset. */
+ * interrupt went out, and when the first of them was (virtio_clock_ns).
+ * Cleared by a reset. */
 struct virtio_net_rx_hold {
 	unsigned frames;
 	uint64_t since_ns;
-	bool pure_ack;
 };
 
 /* One receive chain popped ahead of the frame that will fill it: its
