@@ -194,13 +194,16 @@ static int ioloop_thread_begin(struct ioloop *loop)
 }
 
 /* Every poller looks once; the most eager answer decides the next wait. */
-static enum ioloop_poll ioloop_run_pollers(struct ioloop *loop)
+static int ioloop_run_pollers(struct ioloop *loop)
 {
-	enum ioloop_poll want = IOLOOP_POLL_IDLE;
+	int want = IOLOOP_POLL_IDLE;
 
 	for (unsigned i = 0; i < loop->nr_pollers; i++) {
-		enum ioloop_poll p = loop->pollers[i].fn(loop->pollers[i].opaque);
-		if (p == IOLOOP_POLL_SPIN || (p == IOLOOP_POLL_NAP && want == IOLOOP_POLL_IDLE))
+		int p = loop->pollers[i].fn(loop->pollers[i].opaque);
+
+		if (p > IOLOOP_POLL_NAP_MAX_US)
+			p = IOLOOP_POLL_NAP_MAX_US;
+		if (p >= 0 && (want < 0 || p < want))
 			want = p;
 	}
 	return want;
@@ -210,9 +213,9 @@ static enum ioloop_poll ioloop_run_pollers(struct ioloop *loop)
  * with the wait for the next completion, which is no wait at all while a
  * poller spins and a short one while it naps. A timed-out nap is not an
  * error. */
-static int ioloop_wait(struct ioloop *loop, enum ioloop_poll want)
+static int ioloop_wait(struct ioloop *loop, int want)
 {
-	struct __kernel_timespec nap = {.tv_nsec = IOLOOP_NAP_US * 1000L};
+	struct __kernel_timespec nap = {.tv_nsec = want * 1000L};
 	struct io_uring_cqe *cqe;
 	int rc;
 
@@ -227,7 +230,7 @@ static int ioloop_wait(struct ioloop *loop, enum ioloop_poll want)
 static void *ioloop_thread(void *arg)
 {
 	struct ioloop *loop = arg;
-	enum ioloop_poll want = IOLOOP_POLL_IDLE;
+	int want = IOLOOP_POLL_IDLE;
 	int rc = ioloop_thread_begin(loop);
 
 	loop->begin_rc = rc;

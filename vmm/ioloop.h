@@ -14,19 +14,17 @@
 
 #define IOLOOP_MAX_WATCHES 128
 #define IOLOOP_MAX_POLLERS 32
-/* How long the thread sleeps between looks while a poller naps (events
- * still wake it at once). */
-#define IOLOOP_NAP_US 50
 
 typedef void (*ioloop_fn)(void *opaque);
 
-/* What a poller wants after a look (ioloop_add_poller). */
-enum ioloop_poll {
-	IOLOOP_POLL_IDLE, /* nothing to watch: wait for events alone */
-	IOLOOP_POLL_SPIN, /* look again at once */
-	IOLOOP_POLL_NAP,  /* look again after IOLOOP_NAP_US, or on an event */
-};
-typedef enum ioloop_poll (*ioloop_poll_fn)(void *opaque);
+/* What a poller answers after a look (ioloop_add_poller): IOLOOP_POLL_IDLE,
+ * nothing to watch, wait for events alone; IOLOOP_POLL_SPIN, look again at
+ * once; any other value, look again within that many microseconds (at most
+ * IOLOOP_POLL_NAP_MAX_US; an event still wakes the thread at once). */
+#define IOLOOP_POLL_IDLE (-1)
+#define IOLOOP_POLL_SPIN 0
+#define IOLOOP_POLL_NAP_MAX_US 999999
+typedef int (*ioloop_poll_fn)(void *opaque);
 
 struct ioloop_poller {
 	ioloop_poll_fn fn;
@@ -81,7 +79,8 @@ int ioloop_watch_fd(struct ioloop *loop, int fd, ioloop_fn fn, void *opaque);
 /* Calls fn(opaque) on the I/O thread after every pass of the loop: a
  * device looking at memory the guest writes (a virtqueue's ring) instead
  * of waiting for a notification. While any poller asks to look again the
- * thread does not block, or blocks for at most IOLOOP_NAP_US. Register
+ * thread does not block, or blocks for at most the shortest nap asked for.
+ * Register
  * after ioloop_init and before ioloop_start (-ENXIO, -EBUSY, -ENOSPC). */
 int ioloop_add_poller(struct ioloop *loop, ioloop_poll_fn fn, void *opaque);
 

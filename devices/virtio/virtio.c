@@ -303,9 +303,14 @@ void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn 
 		vdev->transport->kick(vdev, q);
 }
 
-enum ioloop_poll virtio_queue_poll(struct virtio_device *vdev, unsigned q)
+static int virtio_poll_nap_us(const struct virtio_device *vdev)
 {
-	enum ioloop_poll want = IOLOOP_POLL_IDLE;
+	return vdev->ops->poll_nap_us ? (int)vdev->ops->poll_nap_us : VIRTIO_POLL_NAP_US;
+}
+
+int virtio_queue_poll(struct virtio_device *vdev, unsigned q)
+{
+	int want = IOLOOP_POLL_IDLE;
 
 	/* Polling starts only here, on the I/O thread (drains run on it): a
 	 * queue not polled now stays so without the lock. A reset that stops
@@ -321,7 +326,8 @@ enum ioloop_poll virtio_queue_poll(struct virtio_device *vdev, unsigned q)
 	}
 	if (vdev->poll_found_ns[q]) {
 		uint64_t since = virtio_clock_ns() - vdev->poll_found_ns[q];
-		want = since < VIRTIO_POLL_SPIN_US * 1000ull ? IOLOOP_POLL_SPIN : IOLOOP_POLL_NAP;
+		want = since < VIRTIO_POLL_SPIN_US * 1000ull ? IOLOOP_POLL_SPIN
+							     : virtio_poll_nap_us(vdev);
 	}
 	pthread_mutex_unlock(&vdev->lock);
 	return want;

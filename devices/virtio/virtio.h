@@ -59,6 +59,14 @@ struct virtio_device_ops {
 	 * virtio_queue_poll). Not for queues the device fills from elsewhere,
 	 * like receive queues. */
 	uint32_t polled_queues;
+	/* How long the I/O thread sleeps between looks at a polled queue
+	 * once its first VIRTIO_POLL_SPIN_US have passed; 0: VIRTIO_POLL_NAP_US.
+	 * A chain made available during a nap waits for its end, which a
+	 * driver waiting on each request (a disk at queue depth 1) feels
+	 * whole; each nap is a timer firing on a host CPU, perhaps the vCPU's,
+	 * which a driver filling the queue ahead of us (a streaming
+	 * transmit) feels more. */
+	uint32_t poll_nap_us;
 };
 
 /* Writes the result of a chain's asynchronous work into the chain (a
@@ -182,10 +190,12 @@ void virtio_device_kick(struct virtio_device *vdev, unsigned q);
  * the driver made available meanwhile; once a window passes with nothing
  * new it turns notifications on again, looks once more, and the queue
  * goes back to waiting for kicks. The answer tells the loop how soon to
- * look again: at once in the first VIRTIO_POLL_SPIN_US after the last
- * chain, then at its naps. Takes the device lock. */
+ * look again (ioloop_poll_fn): at once in the first VIRTIO_POLL_SPIN_US
+ * after the last chain, then after each of its naps (ops->poll_nap_us).
+ * Takes the device lock. */
 #define VIRTIO_POLL_SPIN_US 20
-enum ioloop_poll virtio_queue_poll(struct virtio_device *vdev, unsigned q);
+#define VIRTIO_POLL_NAP_US 50
+int virtio_queue_poll(struct virtio_device *vdev, unsigned q);
 
 /* CLOCK_MONOTONIC in ns: the clock of poll_found_ns. */
 uint64_t virtio_clock_ns(void);

@@ -527,7 +527,7 @@ void virtio_pci_kicked(void *opaque)
 	virtio_device_kick(&kick->vp->vdev, kick->queue);
 }
 
-enum ioloop_poll virtio_pci_poll(void *opaque)
+int virtio_pci_poll(void *opaque)
 {
 	const struct virtio_pci_kick *kick = opaque;
 

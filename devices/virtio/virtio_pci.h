@@ -66,7 +66,7 @@ void virtio_pci_set_ioeventfds(struct virtio_pci *vp, struct ioeventfd_controlle
 
 /* The I/O thread's poller for a polled queue (virtio_queue_poll); opaque
  * is &vp->kicks[q]. */
-enum ioloop_poll virtio_pci_poll(void *opaque);
+int virtio_pci_poll(void *opaque);
 
 /* The I/O thread's callback for kick_fds[q]; opaque is &vp->kicks[q]. */
 void virtio_pci_kicked(void *opaque);

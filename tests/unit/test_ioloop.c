@@ -125,12 +125,12 @@ static void operations_queued_by_a_callback_complete_on_the_io_thread(void **sta
 /* A poller that asks to be called again a set number of times, napping
  * or spinning, and counts its calls. */
 struct counting_poller {
-	enum ioloop_poll ask;
+	int ask;
 	unsigned asks_left;
 	unsigned calls;
 };
 
-static enum ioloop_poll count_polls(void *opaque)
+static int count_polls(void *opaque)
 {
 	struct counting_poller *p = opaque;
 
@@ -157,7 +157,7 @@ static void wait_polls(struct counting_poller *p, unsigned want)
  * poller asks, then blocks until an event comes. */
 static void a_poller_runs_while_it_asks_then_the_loop_waits_for_events(void **state)
 {
-	enum ioloop_poll asks[] = {IOLOOP_POLL_NAP, IOLOOP_POLL_SPIN};
+	int asks[] = {50, IOLOOP_POLL_SPIN};
 
 	for (unsigned k = 0; k < 2; k++) {
 		struct ioloop loop;
@@ -186,6 +186,34 @@ static void a_poller_runs_while_it_asks_then_the_loop_waits_for_events(void **st
 	}
 }
 
+/* Two pollers napping: every pass runs both, and the shorter nap sets
+ * the pace (the thread looks at the other's queue as often). 21 passes at
+ * the long nap would take 4 s; the wait for them gives up after 2. */
+static void the_shortest_nap_asked_for_sets_the_pace(void **state)
+{
+	struct ioloop loop;
+	struct counting_poller slow = {.ask = 200 * 1000, .asks_left = 1000};
+	struct counting_poller fast = {.ask = 1000, .asks_left = 20};
+	unsigned calls = 0;
+	uint64_t one = 1;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	assert_int_equal(ioloop_init(&loop), 0);
+	assert_int_equal(ioloop_watch_eventfd(&loop, fd, count_call, &calls), 0);
+	assert_int_equal(ioloop_add_poller(&loop, count_polls, &slow), 0);
+	assert_int_equal(ioloop_add_poller(&loop, count_polls, &fast), 0);
+	assert_int_equal(ioloop_start(&loop), 0);
+	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+	wait_polls(&fast, 21);
+	assert_int_equal(polls(&fast), 21);
+	assert_in_range(polls(&slow), 21, 22);
+	/* The fast one idle now: the slow one's nap alone, a look per 200 ms. */
+	nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000}, NULL);
+	assert_in_range(polls(&slow), 21, 23);
+	ioloop_destroy(&loop);
+	close(fd);
+}
+
 static void pollers_are_refused_beyond_the_limit_and_before_set_up(void **state)
 {
 	struct ioloop loop;
@@ -207,6 +235,7 @@ int main(void)
 		cmocka_unit_test(a_watch_runs_on_the_thread_once_set_up),
 		cmocka_unit_test(operations_queued_by_a_callback_complete_on_the_io_thread),
 		cmocka_unit_test(a_poller_runs_while_it_asks_then_the_loop_waits_for_events),
+		cmocka_unit_test(the_shortest_nap_asked_for_sets_the_pace),
 		cmocka_unit_test(pollers_are_refused_beyond_the_limit_and_before_set_up),
 	};
 	return cmocka_run_group_tests_name("ioloop", tests, NULL, NULL);
