@@ -29,6 +29,13 @@ static void count_call(void *opaque)
 	__atomic_add_fetch((unsigned *)opaque, 1, __ATOMIC_RELEASE);
 }
 
+static void signal_eventfd(int fd)
+{
+	uint64_t one = 1;
+
+	signal_eventfd(fd);
+}
+
 static void a_loop_never_set_up_refuses_watches_and_starts_no_thread(void **state)
 {
 	struct ioloop loop;
@@ -49,14 +56,13 @@ static void a_watch_runs_on_the_thread_once_set_up(void **state)
 {
 	struct ioloop loop;
 	unsigned calls = 0;
-	uint64_t one = 1;
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	assert_int_equal(ioloop_init(&loop), 0);
 	assert_int_equal(ioloop_watch_eventfd(&loop, fd, count_call, &calls), 0);
 	assert_int_equal(ioloop_start(&loop), 0);
 	assert_int_equal(ioloop_watch_eventfd(&loop, fd, count_call, &calls), -EBUSY);
-	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+	signal_eventfd(fd);
 	for (int i = 0; i < 2000 && !__atomic_load_n(&calls, __ATOMIC_ACQUIRE); i++)
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	assert_int_equal(__atomic_load_n(&calls, __ATOMIC_ACQUIRE), 1);
@@ -105,7 +111,6 @@ static void operations_queued_by_a_callback_complete_on_the_io_thread(void **sta
 {
 	struct ioloop loop;
 	struct nop_burst burst = {.loop = &loop};
-	uint64_t one = 1;
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	for (unsigned i = 0; i < BURST_OPS; i++)
@@ -113,7 +118,7 @@ static void operations_queued_by_a_callback_complete_on_the_io_thread(void **sta
 	assert_int_equal(ioloop_init(&loop), 0);
 	assert_int_equal(ioloop_watch_eventfd(&loop, fd, queue_nops, &burst), 0);
 	assert_int_equal(ioloop_start(&loop), 0);
-	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+	signal_eventfd(fd);
 	for (int i = 0; i < 2000 && __atomic_load_n(&burst.done, __ATOMIC_ACQUIRE) < BURST_OPS; i++)
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	assert_int_equal(__atomic_load_n(&burst.done, __ATOMIC_ACQUIRE), BURST_OPS);
@@ -153,6 +158,18 @@ static void wait_polls(struct counting_poller *p, unsigned want)
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 }
 
+/* A started loop watching eventfd fd (count_call on calls) with the
+ * pollers given. */
+static void start_polled_loop(struct ioloop *loop, int fd, unsigned *calls,
+			      struct counting_poller *pollers[], unsigned nr_pollers)
+{
+	assert_int_equal(ioloop_init(loop), 0);
+	assert_int_equal(ioloop_watch_eventfd(loop, fd, count_call, calls), 0);
+	for (unsigned i = 0; i < nr_pollers; i++)
+		assert_int_equal(ioloop_add_poller(loop, count_polls, pollers[i]), 0);
+	assert_int_equal(ioloop_start(loop), 0);
+}
+
 /* The loop keeps looking with no event to wake it for as long as the
  * poller asks, then blocks until an event comes. */
 static void a_poller_runs_while_it_asks_then_the_loop_waits_for_events(void **state)
@@ -162,22 +179,19 @@ static void a_poller_runs_while_it_asks_then_the_loop_waits_for_events(void **st
 	for (unsigned k = 0; k < 2; k++) {
 		struct ioloop loop;
 		struct counting_poller p = {.ask = asks[k], .asks_left = 20};
+		struct counting_poller *pollers[] = {&p};
 		unsigned calls = 0;
-		uint64_t one = 1;
 		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
-		assert_int_equal(ioloop_init(&loop), 0);
-		assert_int_equal(ioloop_watch_eventfd(&loop, fd, count_call, &calls), 0);
-		assert_int_equal(ioloop_add_poller(&loop, count_polls, &p), 0);
-		assert_int_equal(ioloop_start(&loop), 0);
+		start_polled_loop(&loop, fd, &calls, pollers, 1);
 		assert_int_equal(ioloop_add_poller(&loop, count_polls, &p), -EBUSY);
 		/* The first pass is an event's: nothing runs the pollers before. */
-		assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+		signal_eventfd(fd);
 		wait_polls(&p, 21);
 		assert_int_equal(polls(&p), 21);
 		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000}, NULL);
 		assert_int_equal(polls(&p), 21); /* idle: blocked */
-		assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+		signal_eventfd(fd);
 		wait_polls(&p, 22);
 		assert_int_equal(polls(&p), 22);
 		assert_int_equal(__atomic_load_n(&calls, __ATOMIC_ACQUIRE), 2);
@@ -194,16 +208,12 @@ static void the_shortest_nap_asked_for_sets_the_pace(void **state)
 	struct ioloop loop;
 	struct counting_poller slow = {.ask = 200 * 1000, .asks_left = 1000};
 	struct counting_poller fast = {.ask = 1000, .asks_left = 20};
+	struct counting_poller *pollers[] = {&slow, &fast};
 	unsigned calls = 0;
-	uint64_t one = 1;
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
-	assert_int_equal(ioloop_init(&loop), 0);
-	assert_int_equal(ioloop_watch_eventfd(&loop, fd, count_call, &calls), 0);
-	assert_int_equal(ioloop_add_poller(&loop, count_polls, &slow), 0);
-	assert_int_equal(ioloop_add_poller(&loop, count_polls, &fast), 0);
-	assert_int_equal(ioloop_start(&loop), 0);
-	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+	start_polled_loop(&loop, fd, &calls, pollers, 2);
+	signal_eventfd(fd);
 	wait_polls(&fast, 21);
 	assert_int_equal(polls(&fast), 21);
 	assert_in_range(polls(&slow), 21, 22);
