@@ -82,6 +82,16 @@ static int cli_apply_io_poll(struct skiff_config *cfg, const char *value, char *
 	return 0;
 }
 
+static int cli_apply_metrics(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	if (!*value) {
+		snprintf(err, n, "--metrics: a file name is needed");
+		return -1;
+	}
+	cfg->metrics_path = value;
+	return 0;
+}
+
 static int cli_apply_console(struct skiff_config *cfg, const char *value, char *err, size_t n)
 {
 	if (strcmp(value, "stdio") == 0) {
@@ -240,6 +250,10 @@ static const struct cli_option run_options[] = {
 	 "of pure TCP ACKs to a guest streaming out meanwhile; 0: notifications only, "
 	 "an interrupt per ACK (default 2000)",
 	 cli_apply_io_poll},
+	{"metrics", "FILE",
+	 "when the VM stops, write the devices' counters to FILE as JSON (frames and bytes "
+	 "per network device, requests and bytes per disk)",
+	 cli_apply_metrics},
 };
 
 #define CLI_NR_OPTIONS (sizeof(run_options) / sizeof(run_options[0]))

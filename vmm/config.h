@@ -47,6 +47,7 @@ struct skiff_config {
 	/* How long the I/O thread watches a busy virtqueue after its last
 	 * request before waiting for kicks again; 0: kicks only. */
 	unsigned io_poll_us;
+	const char *metrics_path; /* NULL: none */
 };
 
 #define CONFIG_DEFAULT_MEM (256ULL << 20)

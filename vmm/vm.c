@@ -14,6 +14,7 @@
 #include "mm/memmap.h"
 #include "vmm/boot_layout.h"
 #include "vmm/linux_boot.h"
+#include "vmm/metrics.h"
 #include "vmm/mptable.h"
 #include "vmm/pvh.h"
 #include "vmm/vm_pci.h"
@@ -291,6 +292,7 @@ int vm_create(struct vm *vm, const struct skiff_config *cfg, const struct kernel
 	vm->stop.wake_fd = -1;
 	vm->ioloop.stop_fd = -1;
 	vm->console.wake_fd = vm->console.in_fd = vm->console.out_fd = -1;
+	vm->metrics_fd = -1;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 
@@ -300,6 +302,8 @@ int vm_create(struct vm *vm, const struct skiff_config *cfg, const struct kernel
 	if (vm_stop_init(&vm->stop))
 		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "eventfd: %s", strerror(errno));
 	if (console_open(&vm->console, cfg, err, n))
+		return SKIFF_EXIT_USAGE;
+	if (cfg->metrics_path && (vm->metrics_fd = metrics_open(cfg->metrics_path, err, n)) < 0)
 		return SKIFF_EXIT_USAGE;
 	if ((rc = vm_open_kvm(vm, err, n)) || (rc = vm_create_platform(vm, err, n)) ||
 	    (rc = vm_setup_memory(vm, err, n)) ||
@@ -360,6 +364,20 @@ static void vm_event_loop(struct vm *vm, int sigfd)
 	}
 }
 
+/* Once nothing runs that could move the counters. A file that cannot be
+ * written is reported; the guest's exit status stands. */
+static void vm_write_metrics(struct vm *vm)
+{
+	int rc;
+
+	if (vm->metrics_fd < 0)
+		return;
+	rc = metrics_write(vm->metrics_fd, vm);
+	vm->metrics_fd = -1;
+	if (rc)
+		fprintf(stderr, "skiff: --metrics %s: %s\n", vm->cfg->metrics_path, strerror(-rc));
+}
+
 static int vm_report_stop(struct vm *vm)
 {
 	enum vm_stop_reason reason = vm->stop.reason;
@@ -417,6 +435,7 @@ int vm_run(struct vm *vm)
 		vcpu_join(&vm->vcpus[i]);
 	vm_dump_bystanders(vm);
 	ioloop_stop(&vm->ioloop);
+	vm_write_metrics(vm);
 	close(sigfd);
 	console_drain(&vm->console);
 	return vm_report_stop(vm);
@@ -429,6 +448,9 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
+	if (vm->metrics_fd >= 0)
+		close(vm->metrics_fd);
+	vm->metrics_fd = -1;
 	if (vm->console.wake_fd >= 0)
 		console_close(&vm->console);
 	vm_pci_destroy(vm);

@@ -65,6 +65,8 @@ struct vm {
 
 	unsigned nr_vcpus; /* created so far */
 	struct vcpu *vcpus;
+
+	int metrics_fd; /* --metrics, written when the VM stops; -1: none */
 };
 
 /* Reads a kernel file (or picks the bundled guest when kernel_path is NULL)

@@ -74,14 +74,37 @@ static void blk_write_status(void *ctx)
 	*req->status = req->result;
 }
 
+static void blk_count(struct virtio_blk_stats *stats, const struct virtio_blk_req *req)
+{
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+		stats->reads++;
+		stats->read_bytes += req->data_bytes;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		stats->writes++;
+		stats->written_bytes += req->data_bytes;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		stats->flushes++;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		stats->discards++;
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		stats->write_zeroes++;
+		break;
+	}
+}
+
 static void blk_finish(struct virtio_blk_req *req, uint8_t status)
 {
 	struct virtio_blk *blk = req->blk;
 
 	if (status == VIRTIO_BLK_S_OK)
-		blk->completed++;
+		blk_count(&blk->stats, req);
 	else
-		blk->failed++;
+		blk->stats.failed++;
 	req->result = status;
 	req->in_use = false;
 	virtio_queue_complete(&blk->vp.vdev, 0, req->generation, req->head, req->written,
@@ -135,7 +158,7 @@ static int64_t blk_submit(struct virtio_blk *blk, struct virtio_blk_req *req, ui
 	req->range_sectors = range->num_sectors;
 	if (!sqe) {
 		*req->status = VIRTIO_BLK_S_IOERR;
-		blk->failed++;
+		blk->stats.failed++;
 		req->in_use = false;
 		return req->written;
 	}
@@ -246,7 +269,7 @@ static int64_t blk_handle(struct virtio_device *vdev, struct virtq_chain *chain)
 	if (status != 0xff) {
 		*req->status = status;
 		req->in_use = false;
-		blk->failed++;
+		blk->stats.failed++;
 		return req->written;
 	}
 	return blk_submit(blk, req, hdr.type, hdr.sector, &range);

@@ -82,6 +82,14 @@ struct virtio_blk_config {
 	uint8_t unused1[3];
 } __attribute__((packed));
 
+/* Requests that completed, by kind, with their data; and those that
+ * failed (refused by the checks, or an I/O error). */
+struct virtio_blk_stats {
+	uint64_t reads, writes, flushes, discards, write_zeroes;
+	uint64_t read_bytes, written_bytes;
+	uint64_t failed;
+};
+
 struct virtio_blk {
 	struct virtio_pci vp;
 	struct ioloop *loop;
@@ -91,7 +99,7 @@ struct virtio_blk {
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config;
 	struct virtio_blk_req reqs[VIRTIO_BLK_QUEUE_SIZE];
-	uint64_t completed, failed;
+	struct virtio_blk_stats stats;
 };
 
 extern const struct virtio_device_ops virtio_blk_ops;

@@ -37,6 +37,12 @@ contains() {
 	grep -Eq -- "$2" "$1"
 }
 
+# metric FILE KEY: the number after "KEY": in a --metrics file (its first
+# device that has KEY); empty when there is none.
+metric() {
+	grep -Eo "\"$2\": [0-9]+" "$1" 2>/dev/null | head -n 1 | sed 's/.*: //'
+}
+
 show() {
 	echo "---- $1"
 	sed 's/^/    /' "$1" | tail -n "${2:-40}"

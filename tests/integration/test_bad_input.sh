@@ -38,6 +38,8 @@ expect_usage_error cpus_zero "--cpus: '0' is not a CPU count" run --cpus 0
 expect_usage_error cpus_many "--cpus: '999' is not a CPU count" run --cpus 999
 expect_usage_error console_bad "--console: 'serial' is not one of" run --console serial
 expect_usage_error console_dir "--console: cannot open" run --console "file:$k/no/such/dir/log"
+expect_usage_error metrics_dir "--metrics $k/no/such/dir/m.json: No such file or directory" \
+	run --metrics "$k/no/such/dir/m.json"
 expect_usage_error unknown_flag "unknown option '--frobnicate'" run --frobnicate
 expect_usage_error missing_value "--mem needs a value" run --mem
 expect_usage_error stray_arg "unexpected argument 'vmlinux'" run vmlinux

@@ -10,7 +10,7 @@ truncate -s 16M "$img"
 
 # The guest writes a sector, fills and verifies 2 MiB, zeroes a sector.
 run_skiff blk 'pci\nblk info\nblk write 5 hello+from+the+guest\nblk read 5\nblk flush\nblk write 9 to+be+zeroed\nblk zero 9 1\nblk discard 100 8\nblk fill 1000 4096\nblk verify 1000 4096\nrng 16\nrng 16\ninfo\nvirtio pcicfg blk0\nvirtio pcicfg rng0\npoweroff\n' \
-	run --cpus 2 --disk "$img" --rng
+	run --cpus 2 --disk "$img" --rng --metrics "$TEST_TMP/blk.json"
 expect_status "blk and rng session" 0
 expect_line "virtio-blk on the PCI bus" "$out" '^pci 00:0[0-9]\.0 1af4:1042 .*virtio-blk'
 expect_line "virtio-rng on the PCI bus" "$out" '^pci 00:0[0-9]\.0 1af4:1044 .*virtio-rng'
@@ -33,6 +33,18 @@ check "written sector is in the host image" \
 	grep -q 'hello from the guest' <(dd if="$img" bs=512 skip=5 count=1 status=none)
 check "zeroed sector is zero in the host image" \
 	cmp -s <(dd if="$img" bs=512 skip=9 count=1 status=none) <(head -c 512 /dev/zero)
+# --metrics: what the device did, as the guest asked it (2 MiB filled and
+# verified, two one-sector writes and a read, one flush, zero, discard).
+m=$TEST_TMP/blk.json
+check "--metrics names the disk" grep -q "\"path\": \"$img\"" "$m"
+check "--metrics: at least 2 MiB + 1 KiB written ($(metric "$m" written_bytes))" \
+	test "$(metric "$m" written_bytes)" -ge $(((4096 + 2) * 512))
+check "--metrics: at least 2 MiB + 512 bytes read ($(metric "$m" read_bytes))" \
+	test "$(metric "$m" read_bytes)" -ge $(((4096 + 1) * 512))
+for kind in flushes write_zeroes discards; do
+	check "--metrics: one of $kind ($(metric "$m" $kind))" test "$(metric "$m" $kind)" = 1
+done
+check "--metrics: no failed request" test "$(metric "$m" failed)" = 0
 
 # The same requests with the I/O thread polling never (a kick per
 # request) and for 1 us (each window ends at once: notifications come
@@ -49,12 +61,15 @@ done
 
 # Read-only: writes fail cleanly, the image is untouched.
 before=$(md5sum <"$img")
-run_skiff ro 'blk info\nblk write 5 overwritten\nblk read 5\npoweroff\n' run --disk "$img,ro"
+run_skiff ro 'blk info\nblk write 5 overwritten\nblk read 5\npoweroff\n' run --disk "$img,ro" \
+	--metrics "$TEST_TMP/ro.json"
 expect_status "read-only disk session" 0
 expect_line "read-only disk is reported ro" "$out" '^blk0: capacity 32768 sectors, ro'
 expect_line "write to a read-only disk fails" "$out" '^blk0: write failed: status 1'
 expect_line "read-only disk still reads" "$out" '^blk0: sector 5: hello from the guest'
 check "read-only image unchanged" test "$(md5sum <"$img")" = "$before"
+check "--metrics: the refused write counts as failed, nothing written" \
+	test "$(metric "$TEST_TMP/ro.json" failed)/$(metric "$TEST_TMP/ro.json" writes)" = 1/0
 
 # A second VMM cannot open the image while the first one runs.
 fifo=$TEST_TMP/first.in

@@ -64,7 +64,8 @@ fifo=$TEST_TMP/guest.in
 mkfifo "$fifo"
 out=$TEST_TMP/net.out
 err=$TEST_TMP/net.err
-"$SKIFF" run --net "tap=$TAP" --cmdline "ip=$GUEST_IP/16" <"$fifo" >"$out" 2>"$err" &
+"$SKIFF" run --net "tap=$TAP" --cmdline "ip=$GUEST_IP/16" --metrics "$TEST_TMP/net.json" \
+	<"$fifo" >"$out" 2>"$err" &
 vmm=$!
 exec 3>"$fifo"
 if ! wait_for "$out" '^skiff-guest ready'; then
@@ -113,6 +114,16 @@ status=0
 wait "$vmm" || status=$?
 expect_status "guest on a tap powers off" 0
 check "no device error" test ! -s "$err"
+# --metrics: the device's own count of what it moved, at least what the
+# guest had counted before it powered off.
+m=$TEST_TMP/net.json
+check "--metrics names the tap" grep -q "\"tap\": \"$TAP\"" "$m"
+check "--metrics: rx_frames $(metric "$m" rx_frames) >= the guest's ${rx:-?}" \
+	test "$(metric "$m" rx_frames)" -ge "${rx:-1}"
+check "--metrics: tx_frames $(metric "$m" tx_frames) >= the guest's ${tx:-?}" \
+	test "$(metric "$m" tx_frames)" -ge "${tx:-1}"
+check "--metrics: nothing dropped" \
+	test "$(metric "$m" rx_dropped)/$(metric "$m" tx_dropped)" = 0/0
 
 # --- mac= and two devices: the guest drives the first.
 run_skiff two '' run --net "tap=$TAP,mac=02:53:4b:00:00:07" --net tap=skt1 \

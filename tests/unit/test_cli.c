@@ -134,6 +134,19 @@ static void io_poll_takes_microseconds_and_zero_turns_it_off(void **state)
 	assert_error_names(PARSE(&cfg, err, "--io-poll="), err, "--io-poll");
 }
 
+static void metrics_takes_a_file_name(void **state)
+{
+	struct skiff_config cfg;
+	char err[CONFIG_ERR_SIZE] = "";
+
+	assert_int_equal(PARSE(&cfg, err, "--cpus", "1"), CLI_OK);
+	assert_null(cfg.metrics_path);
+	assert_int_equal(PARSE(&cfg, err, "--metrics", "out/m.json"), CLI_OK);
+	assert_string_equal(cfg.metrics_path, "out/m.json");
+	assert_error_names(PARSE(&cfg, err, "--metrics="), err, "--metrics");
+	assert_error_names(PARSE(&cfg, err, "--metrics"), err, "--metrics");
+}
+
 static void help_is_reported_wherever_it_appears(void **state)
 {
 	struct skiff_config cfg;
@@ -524,6 +537,7 @@ int main(void)
 		cmocka_unit_test(equals_form_with_empty_value_is_not_a_missing_value),
 		cmocka_unit_test(later_option_overrides_earlier_one),
 		cmocka_unit_test(io_poll_takes_microseconds_and_zero_turns_it_off),
+		cmocka_unit_test(metrics_takes_a_file_name),
 		cmocka_unit_test(help_is_reported_wherever_it_appears),
 		cmocka_unit_test(usage_lists_every_option),
 		cmocka_unit_test(unknown_option_is_an_error_naming_it),

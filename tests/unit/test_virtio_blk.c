@@ -248,6 +248,12 @@ static void write_then_read_round_trips_through_the_image(void **state)
 	memcpy(&used_len, ram(r, USED + 4 + 8 * 1 + 4), 4);
 	assert_int_equal(used_len, 1024 + 1); /* data and status written */
 	assert_true(fake_irq_raises(&r->irq) > 0);
+	/* What --metrics reports. */
+	assert_int_equal(r->blk.stats.writes, 1);
+	assert_int_equal(r->blk.stats.written_bytes, 1024);
+	assert_int_equal(r->blk.stats.reads, 1);
+	assert_int_equal(r->blk.stats.read_bytes, 1024);
+	assert_int_equal(r->blk.stats.failed, 0);
 }
 
 static void flush_and_get_id_complete(void **state)
@@ -258,6 +264,7 @@ static void flush_and_get_id_complete(void **state)
 	assert_int_equal(request(r, VIRTIO_BLK_T_FLUSH, 0, 0, false), VIRTIO_BLK_S_OK);
 	assert_int_equal(request(r, VIRTIO_BLK_T_GET_ID, 0, 20, true), VIRTIO_BLK_S_OK);
 	assert_memory_equal(ram(r, DATA), "skiff-blk-test", 14);
+	assert_int_equal(r->blk.stats.flushes, 1);
 }
 
 static void read_only_disk_refuses_writes_and_keeps_data(void **state)
@@ -287,6 +294,9 @@ static void access_past_the_end_fails_with_ioerr(void **state)
 	assert_int_equal(request(r, 77, 0, 0, false), VIRTIO_BLK_S_UNSUPP);
 	/* The device is still healthy afterwards. */
 	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+	assert_int_equal(r->blk.stats.failed, 4);
+	assert_int_equal(r->blk.stats.reads, 1);
+	assert_int_equal(r->blk.stats.read_bytes, 512);
 }
 
 static void short_read_of_a_shrunk_image_is_an_error(void **state)
@@ -299,7 +309,7 @@ static void short_read_of_a_shrunk_image_is_an_error(void **state)
 	assert_int_equal(truncate(r->image, 1024), 0);
 	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 4096, true), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(request(r, VIRTIO_BLK_T_IN, 0, 1024, true), VIRTIO_BLK_S_OK);
-	assert_int_equal(r->blk.failed, 1);
+	assert_int_equal(r->blk.stats.failed, 1);
 }
 
 static void write_zeroes_clears_the_range(void **state)
@@ -318,6 +328,8 @@ static void write_zeroes_clears_the_range(void **state)
 	assert_int_equal(request(r, VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, false), VIRTIO_BLK_S_OK);
 	read_image(r, 3 * 512, back, sizeof(back));
 	assert_memory_equal(back, zero, 512);
+	assert_int_equal(r->blk.stats.write_zeroes, 1);
+	assert_int_equal(r->blk.stats.written_bytes, 512); /* the write's, not the zeroes' */
 }
 
 static void request_without_status_byte_needs_reset(void **state)
