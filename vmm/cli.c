@@ -13,24 +13,26 @@ struct cli_option {
 	int (*apply)(struct skiff_config *cfg, const char *value, char *err, size_t err_size);
 };
 
-static int cli_apply_kernel(struct skiff_config *cfg, const char *value, char *err, size_t n)
+/* The value of an option naming a file, which must not be empty. */
+static int cli_take_file_name(const char **into, const char *option, const char *value, char *err,
+			      size_t n)
 {
 	if (!*value) {
-		snprintf(err, n, "--kernel: the file name is empty");
+		snprintf(err, n, "%s: the file name is empty", option);
 		return -1;
 	}
-	cfg->kernel_path = value;
+	*into = value;
 	return 0;
+}
+
+static int cli_apply_kernel(struct skiff_config *cfg, const char *value, char *err, size_t n)
+{
+	return cli_take_file_name(&cfg->kernel_path, "--kernel", value, err, n);
 }
 
 static int cli_apply_initrd(struct skiff_config *cfg, const char *value, char *err, size_t n)
 {
-	if (!*value) {
-		snprintf(err, n, "--initrd: the file name is empty");
-		return -1;
-	}
-	cfg->initrd_path = value;
-	return 0;
+	return cli_take_file_name(&cfg->initrd_path, "--initrd", value, err, n);
 }
 
 static int cli_apply_cmdline(struct skiff_config *cfg, const char *value, char *err, size_t n)
@@ -84,12 +86,7 @@ static int cli_apply_io_poll(struct skiff_config *cfg, const char *value, char *
 
 static int cli_apply_metrics(struct skiff_config *cfg, const char *value, char *err, size_t n)
 {
-	if (!*value) {
-		snprintf(err, n, "--metrics: a file name is needed");
-		return -1;
-	}
-	cfg->metrics_path = value;
-	return 0;
+	return cli_take_file_name(&cfg->metrics_path, "--metrics", value, err, n);
 }
 
 static int cli_apply_console(struct skiff_config *cfg, const char *value, char *err, size_t n)
