@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vmm/output_file.h"
+
 static void console_wake(struct console *con)
 {
 	uint64_t one = 1;
@@ -46,13 +48,9 @@ int console_open(struct console *con, const struct skiff_config *cfg, char *err,
 		con->uart_muted = cfg->console == CONSOLE_VIRTIO;
 		console_enter_raw(con);
 	} else if (cfg->console == CONSOLE_FILE) {
-		con->out_fd =
-			open(cfg->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (con->out_fd < 0) {
-			snprintf(err, err_size, "--console: cannot open '%s': %s",
-				 cfg->console_path, strerror(errno));
+		con->out_fd = output_file_open(cfg, "--console", cfg->console_path, err, err_size);
+		if (con->out_fd < 0)
 			return -1;
-		}
 		con->close_out = true;
 	}
 	con->in_eof = con->in_fd < 0;

@@ -7,24 +7,13 @@
 #include "vmm/metrics.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
 #include "vmm/vm.h"
-
-int metrics_open(const char *path, char *err, size_t err_size)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (fd < 0)
-		snprintf(err, err_size, "--metrics %s: %s", path, strerror(errno));
-	return fd;
-}
 
 /* A JSON string: quotes, backslashes and control characters escaped;
  * other bytes as they are (a path is bytes, not necessarily UTF-8). */

@@ -5,14 +5,7 @@
 #ifndef SKIFF_VMM_METRICS_H
 #define SKIFF_VMM_METRICS_H
 
-#include <stddef.h>
-
 struct vm;
-
-/* Creates (or truncates) path before the guest starts, so that a file
- * that cannot be written is bad input, not a surprise at exit. Returns
- * the fd, or -1 with a message naming the file in err. */
-int metrics_open(const char *path, char *err, size_t err_size);
 
 /* Writes the counters to fd and closes it. Returns 0, or -errno. */
 int metrics_write(int fd, const struct vm *vm);

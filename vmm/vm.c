@@ -16,6 +16,7 @@
 #include "vmm/linux_boot.h"
 #include "vmm/metrics.h"
 #include "vmm/mptable.h"
+#include "vmm/output_file.h"
 #include "vmm/pvh.h"
 #include "vmm/vm_pci.h"
 #include "vmm/x86_cpu.h"
@@ -303,7 +304,8 @@ int vm_create(struct vm *vm, const struct skiff_config *cfg, const struct kernel
 		return vm_fail(err, n, SKIFF_EXIT_VMM_ERROR, "eventfd: %s", strerror(errno));
 	if (console_open(&vm->console, cfg, err, n))
 		return SKIFF_EXIT_USAGE;
-	if (cfg->metrics_path && (vm->metrics_fd = metrics_open(cfg->metrics_path, err, n)) < 0)
+	if (cfg->metrics_path &&
+	    (vm->metrics_fd = output_file_open(cfg, "--metrics", cfg->metrics_path, err, n)) < 0)
 		return SKIFF_EXIT_USAGE;
 	if ((rc = vm_open_kvm(vm, err, n)) || (rc = vm_create_platform(vm, err, n)) ||
 	    (rc = vm_setup_memory(vm, err, n)) ||

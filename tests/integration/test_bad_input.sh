@@ -38,8 +38,19 @@ expect_usage_error cpus_zero "--cpus: '0' is not a CPU count" run --cpus 0
 expect_usage_error cpus_many "--cpus: '999' is not a CPU count" run --cpus 999
 expect_usage_error console_bad "--console: 'serial' is not one of" run --console serial
 expect_usage_error console_dir "--console: cannot open" run --console "file:$k/no/such/dir/log"
-expect_usage_error metrics_dir "--metrics $k/no/such/dir/m.json: No such file or directory" \
+expect_usage_error metrics_dir "--metrics: cannot open '$k/no/such/dir/m.json': No such file or directory" \
 	run --metrics "$k/no/such/dir/m.json"
+# An output file that is one of the VM's inputs, however spelt, is refused
+# before anything is emptied.
+head -c 65536 /dev/urandom >"$k/disk.img"
+disk_md5=$(md5sum <"$k/disk.img")
+cp "$GUEST_ELF" "$k/guest.elf"
+expect_usage_error metrics_on_disk "--metrics: '$k/./disk.img' is the file of --disk: not overwriting it" \
+	run --disk "$k/disk.img" --metrics "$k/./disk.img"
+check "the disk image given as --metrics is untouched" test "$(md5sum <"$k/disk.img")" = "$disk_md5"
+expect_usage_error console_on_kernel "--console: '$k/guest.elf' is the file of --kernel" \
+	run --kernel "$k/guest.elf" --console "file:$k/guest.elf"
+check "the kernel given as --console file: is untouched" cmp -s "$GUEST_ELF" "$k/guest.elf"
 expect_usage_error unknown_flag "unknown option '--frobnicate'" run --frobnicate
 expect_usage_error missing_value "--mem needs a value" run --mem
 expect_usage_error stray_arg "unexpected argument 'vmlinux'" run vmlinux
