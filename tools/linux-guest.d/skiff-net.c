@@ -9,6 +9,12 @@
  *   skiff-net recv [--check] PORT [MIB]
  *       listen on PORT, print "skiff-net: listening port=PORT", accept one
  *       connection, read until EOF (or MIB MiB), close
+ *   skiff-net ping HOST PORT ROUNDS
+ *       connect to HOST:PORT (TCP_NODELAY), then ROUNDS times send 64
+ *       bytes and wait for them to come back: request/response latency
+ *   skiff-net pong PORT
+ *       listen on PORT as recv does, accept one connection, send back
+ *       whatever arrives until EOF
  *   skiff-net feature IFACE NAME [on|off]
  *       ethtool -K and -k for one feature of a network device, by its
  *       ethtool name (rx-gro-hw...), for guests without ethtool: turn it
@@ -23,6 +29,7 @@
  * Each then prints one line, timed from connect or accept to the end:
  *
  *   skiff-net: recv bytes=268435456 usec=812345 mib_s=315.1
+ *   skiff-net: ping rounds=2000 bytes=128000 usec=812345 rtt_us=406.2
  *
  * and exits 0, or names the failing call and exits 1 (2 for bad
  * arguments). Every wait is bounded: connect is retried while refused for
@@ -39,6 +46,7 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,6 +59,7 @@
 
 #define CHUNK (64u << 10)
 #define WAIT_S 60
+#define PING_BYTES 64
 
 static char buf[CHUNK];
 
@@ -68,10 +77,18 @@ static int fail(const char *what)
 	return 1;
 }
 
+/* fail() for a function that returns an fd. */
+static int fail_fd(const char *what)
+{
+	fail(what);
+	return -1;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: skiff-net send [--check] HOST PORT MIB | "
 			"skiff-net recv [--check] PORT [MIB] | "
+			"skiff-net ping HOST PORT ROUNDS | skiff-net pong PORT | "
 			"skiff-net feature IFACE NAME [on|off]\n");
 	return 2;
 }
@@ -127,26 +144,36 @@ static unsigned long parse(const char *s, unsigned long max)
 	return (*s && !*end && v <= max) ? v : 0;
 }
 
-static int do_send(const char *host, unsigned long port, unsigned long mib, bool check)
+/* A connected socket to host:port, or -1 (reported). The peer may not
+ * listen yet: retried while refused, up to WAIT_S. */
+static int connect_to(const char *host, unsigned long port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-		return usage();
-	/* The receiver may not listen yet: retry while refused, up to WAIT_S. */
 	uint64_t give_up = now_us() + WAIT_S * 1000000ull;
-	int fd;
+
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		fprintf(stderr, "skiff-net: '%s' is not an IPv4 address\n", host);
+		return -1;
+	}
 	for (;;) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (fd < 0)
-			return fail("socket");
+			return fail_fd("socket");
 		set_timeouts(fd);
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			break;
+			return fd;
 		if (errno != ECONNREFUSED || now_us() > give_up)
-			return fail("connect");
+			return fail_fd("connect");
 		close(fd);
 		nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
 	}
+}
+
+static int do_send(const char *host, unsigned long port, unsigned long mib, bool check)
+{
+	int fd = connect_to(host, port);
+	if (fd < 0)
+		return 1;
 	uint64_t start = now_us(), total = (uint64_t)mib << 20, sent = 0;
 	memset(buf, 0x5a, sizeof(buf));
 	while (sent < total) {
@@ -167,17 +194,19 @@ static int do_send(const char *host, unsigned long port, unsigned long mib, bool
 	return report("send", sent, start);
 }
 
-static int do_recv(unsigned long port, unsigned long mib, bool check)
+/* Listens on port, says so, and returns the one connection accepted
+ * within WAIT_S, or -1 (reported). */
+static int accept_one(unsigned long port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_ANY)};
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0)
-		return fail("socket");
+		return fail_fd("socket");
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0)
-		return fail("bind/listen");
+		return fail_fd("bind/listen");
 	printf("skiff-net: listening port=%lu\n", port);
 	fflush(stdout);
 	struct pollfd pfd = {.fd = lfd, .events = POLLIN};
@@ -185,13 +214,21 @@ static int do_recv(unsigned long port, unsigned long mib, bool check)
 	if (ready <= 0) {
 		if (ready == 0)
 			errno = ETIMEDOUT;
-		return fail("accept");
+		return fail_fd("accept");
 	}
 	int fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
-		return fail("accept");
+		return fail_fd("accept");
 	close(lfd);
 	set_timeouts(fd);
+	return fd;
+}
+
+static int do_recv(unsigned long port, unsigned long mib, bool check)
+{
+	int fd = accept_one(port);
+	if (fd < 0)
+		return 1;
 	uint64_t start = now_us(), limit = mib ? (uint64_t)mib << 20 : UINT64_MAX, got = 0;
 	while (got < limit) {
 		size_t n = limit - got < CHUNK ? (size_t)(limit - got) : CHUNK;
@@ -211,6 +248,69 @@ static int do_recv(unsigned long port, unsigned long mib, bool check)
 	}
 	close(fd);
 	return report("recv", got, start);
+}
+
+/* Sends or receives exactly len bytes; false on an error or EOF. */
+static bool move_all(int fd, char *p, size_t len, bool out)
+{
+	while (len) {
+		ssize_t n = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
+		if (n <= 0)
+			return false;
+		p += n, len -= (size_t)n;
+	}
+	return true;
+}
+
+static void no_delay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static int do_ping(const char *host, unsigned long port, unsigned long rounds)
+{
+	int fd = connect_to(host, port);
+	if (fd < 0)
+		return 1;
+	no_delay(fd);
+	uint64_t start = now_us();
+	for (unsigned long i = 0; i < rounds; i++) {
+		char want = (char)('a' + i % 26);
+		memset(buf, want, PING_BYTES);
+		if (!move_all(fd, buf, PING_BYTES, true) || !move_all(fd, buf, PING_BYTES, false))
+			return fail("ping");
+		if (memchr(buf, want, PING_BYTES) != buf || buf[PING_BYTES - 1] != want) {
+			fprintf(stderr, "skiff-net: round %lu came back different\n", i);
+			return 1;
+		}
+	}
+	uint64_t usec = now_us() - start;
+	close(fd);
+	printf("skiff-net: ping rounds=%lu bytes=%lu usec=%" PRIu64 " rtt_us=%.1f\n", rounds,
+	       rounds * 2 * PING_BYTES, usec, (double)usec / (double)rounds);
+	return 0;
+}
+
+static int do_pong(unsigned long port)
+{
+	int fd = accept_one(port);
+	uint64_t start = now_us(), bytes = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return 1;
+	no_delay(fd);
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		if (!move_all(fd, buf, (size_t)n, true))
+			return fail("pong");
+		bytes += 2 * (uint64_t)n;
+	}
+	if (n < 0)
+		return fail("pong");
+	close(fd);
+	return report("pong", bytes, start);
 }
 
 /* One SIOCETHTOOL request on ifname. */
@@ -297,6 +397,14 @@ int main(int argc, char **argv)
 		unsigned long port = parse(argv[0], 65535),
 			      mib = argc == 2 ? parse(argv[1], 1ul << 20) : 0;
 		return port && (argc == 1 || mib) ? do_recv(port, mib, check) : usage();
+	}
+	if (argc == 3 && !check && !strcmp(mode, "ping")) {
+		unsigned long port = parse(argv[1], 65535), rounds = parse(argv[2], 1ul << 24);
+		return port && rounds ? do_ping(argv[0], port, rounds) : usage();
+	}
+	if (argc == 1 && !check && !strcmp(mode, "pong")) {
+		unsigned long port = parse(argv[0], 65535);
+		return port ? do_pong(port) : usage();
 	}
 	if ((argc == 2 || argc == 3) && !check && !strcmp(mode, "feature")) {
 		int want = argc == 2		     ? -1
