@@ -18,13 +18,18 @@ bench_in_test_host() {
 	out=$(mktemp -d "$PWD/build/$name.XXXXXX")
 	bench_out_dir=$out
 	trap 'rm -rf "$bench_out_dir"' EXIT
+	local status=0
 	SKIFF_BENCH_INSIDE=1 SKIFF_BENCH_OUT=$out \
-		tools/kvm-host --mmu tdp --mem 3G --timeout "$timeout" -- "tools/$name" "$@"
+		tools/kvm-host --mmu tdp --mem 3G --timeout "$timeout" -- "tools/$name" "$@" ||
+		status=$?
+	# What a run that failed half-way left is kept and reported too.
 	if [ -n "$keep" ]; then
 		mkdir -p "$keep"
-		cp "$out"/* "$keep/"
+		cp "$out"/* "$keep/" 2>/dev/null || true
 	fi
+	[ -r "$out/results" ] || { echo "bench: $name: no results (status $status)" >&2; exit 1; }
 	"tools/$name" --report "$out/results"
+	[ "$status" = 0 ] || { echo "bench: $name: the test host's run failed (status $status)" >&2; exit 1; }
 	exit
 }
 
@@ -52,8 +57,9 @@ bench_measure_or_skip() {
 	local vmm=$1 run=$2 p
 	if measure "$@"; then return 0; fi
 	echo "bench: $vmm run $run stopped before its end; left out, console-$vmm-$run.log kept" >&2
+	# Some of them are gone already (a VM that crashed): not an error.
 	for p in "${VM_PID:-}" "${host_pid:-}" "${perf_pid:-}"; do
-		[ -n "$p" ] && kill "$p" 2>/dev/null
+		if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi
 	done
 	wait 2>/dev/null || true
 	sed -i "/^$vmm [^ ]* run=$run /d" "$work/results"
