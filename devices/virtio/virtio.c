@@ -303,9 +303,9 @@ void virtio_queue_drain(struct virtio_device *vdev, unsigned q, virtio_chain_fn 
 		vdev->transport->kick(vdev, q);
 }
 
-static int virtio_poll_nap_us(const struct virtio_device *vdev)
+static int virtio_poll_nap_us(const struct virtio_device *vdev, unsigned q)
 {
-	return vdev->ops->poll_nap_us ? (int)vdev->ops->poll_nap_us : VIRTIO_POLL_NAP_US;
+	return vdev->ops->poll_nap_us ? (int)vdev->ops->poll_nap_us(vdev, q) : VIRTIO_POLL_NAP_US;
 }
 
 int virtio_queue_poll(struct virtio_device *vdev, unsigned q)
@@ -327,7 +327,7 @@ int virtio_queue_poll(struct virtio_device *vdev, unsigned q)
 	if (vdev->poll_found_ns[q]) {
 		uint64_t since = virtio_clock_ns() - vdev->poll_found_ns[q];
 		want = since < VIRTIO_POLL_SPIN_US * 1000ull ? IOLOOP_POLL_SPIN
-							     : virtio_poll_nap_us(vdev);
+							     : virtio_poll_nap_us(vdev, q);
 	}
 	pthread_mutex_unlock(&vdev->lock);
 	return want;

@@ -59,14 +59,15 @@ struct virtio_device_ops {
 	 * virtio_queue_poll). Not for queues the device fills from elsewhere,
 	 * like receive queues. */
 	uint32_t polled_queues;
-	/* How long the I/O thread sleeps between looks at a polled queue
-	 * once its first VIRTIO_POLL_SPIN_US have passed; 0: VIRTIO_POLL_NAP_US.
-	 * A chain made available during a nap waits for its end, which a
-	 * driver waiting on each request (a disk at queue depth 1) feels
-	 * whole; each nap is a timer firing on a host CPU, perhaps the vCPU's,
-	 * which a driver filling the queue ahead of us (a streaming
-	 * transmit) feels more. */
-	uint32_t poll_nap_us;
+	/* How long the I/O thread sleeps between looks at polled queue q
+	 * once its first VIRTIO_POLL_SPIN_US have passed. Optional:
+	 * VIRTIO_POLL_NAP_US. A chain made available during a nap waits for
+	 * its end, which a driver waiting on each request (a disk at queue
+	 * depth 1, a request/response protocol) feels whole; each nap is a
+	 * timer firing on a host CPU, perhaps the vCPU's, which a driver
+	 * filling the queue ahead of us (a streaming transmit) feels more.
+	 * Lock held. */
+	unsigned (*poll_nap_us)(const struct virtio_device *vdev, unsigned q);
 };
 
 /* Writes the result of a chain's asynchronous work into the chain (a

@@ -298,9 +298,8 @@ const struct virtio_device_ops virtio_blk_ops = {
 	.config_size = sizeof(struct virtio_blk_config),
 	.read_config = blk_read_config,
 	.queue_notify = blk_queue_notify,
-	.polled_queues = 1u << 0,
-	/* A driver at queue depth 1 waits out the nap its request lands in. */
-	.poll_nap_us = VIRTIO_POLL_NAP_US,
+	.polled_queues = 1u << 0, /* with the default nap: a driver at queue
+				   * depth 1 waits out the nap its request lands in */
 };
 
 static int blk_fail(struct virtio_blk *blk, char *err, size_t n, const char *path, const char *what)

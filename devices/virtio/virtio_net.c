@@ -13,12 +13,6 @@
 
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
 #define TUN_OFFLOADS_FOR_GUEST (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
-/* A guest streaming out keeps frames queued ahead of us (its TCP lets up
- * to tcp_limit_output_bytes sit in the ring), so a look every 200 us
- * finds a batch and loses it nothing, where 50 us naps took four times
- * the host timers, each an interrupt on a CPU the vCPU may be running on
- * (docs/benchmarks.md, "Network"). */
-#define NET_TX_POLL_NAP_US 200
 
 static bool net_has(const struct virtio_net *net, uint64_t feature)
 {
@@ -389,6 +383,7 @@ static bool net_rx_hold_full(const struct virtio_net *net)
 /* After a frame went to the driver: its interrupt now, or held back. */
 static void net_rx_delivered(struct virtio_net *net, bool pure_ack)
 {
+	net->rx_last_pure_ack = pure_ack;
 	if (!pure_ack || !net_tx_streaming(&net->vp.vdev)) {
 		net_rx_interrupt(net);
 		return;
@@ -402,7 +397,7 @@ static void net_rx_delivered(struct virtio_net *net, bool pure_ack)
 
 /* Sends a held interrupt once the hold is over. Between receive passes
  * (the held chains topped up) and after every look at the transmit
- * queue, which the I/O thread takes after every nap (NET_TX_POLL_NAP_US)
+ * queue, which the I/O thread takes after every nap (net_poll_nap_us)
  * while it polls. */
 static void net_rx_release_due(struct virtio_net *net)
 {
@@ -744,9 +739,25 @@ static void net_reset(struct virtio_device *vdev)
 
 	net_rx_forget(&net->rx);
 	net->hold = (struct virtio_net_rx_hold){0};
+	net->rx_last_pure_ack = false;
 	net->guest_offloads = 0;
 	net_tap_apply_offloads(net);
 	memcpy(net->config.mac, net->mac, VIRTIO_NET_MAC_BYTES);
+}
+
+/* The transmit queue's nap. A guest whose last frame in was data is
+ * likely to answer it (a request/response protocol, the ACKs of a stream
+ * coming in), and its answer is what the other end waits for: look often.
+ * A guest getting nothing but pure ACKs back is streaming out, with frames
+ * queued ahead of us (its TCP lets tcp_limit_output_bytes sit in the
+ * ring): a look every 200 us finds a batch and loses it nothing, where
+ * 50 us naps took twice the host timers, each an interrupt on a CPU the
+ * vCPU may be running on (docs/benchmarks.md, "Network"). */
+static unsigned net_poll_nap_us(const struct virtio_device *vdev, unsigned q)
+{
+	const struct virtio_net *net = vdev->backend;
+
+	return net->rx_last_pure_ack ? VIRTIO_NET_TX_NAP_STREAMING_US : VIRTIO_NET_TX_NAP_US;
 }
 
 /* The feature dependencies of virtio 1.x 5.1.3.1: segmentation needs the
@@ -788,7 +799,7 @@ const struct virtio_device_ops virtio_net_ops = {
 	.reset = net_reset,
 	.queue_notify = net_queue_notify,
 	.polled_queues = 1u << VIRTIO_NET_TX_QUEUE,
-	.poll_nap_us = NET_TX_POLL_NAP_US,
+	.poll_nap_us = net_poll_nap_us,
 };
 
 void virtio_net_open_fd(struct virtio_net *net, int fd, const uint8_t mac[VIRTIO_NET_MAC_BYTES])

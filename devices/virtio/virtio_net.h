@@ -48,6 +48,10 @@
 #define VIRTIO_NET_CTRL_QUEUE 2 /* exists only with VIRTIO_NET_F_CTRL_VQ */
 #define VIRTIO_NET_QUEUE_SIZE 256
 #define VIRTIO_NET_MAC_BYTES 6
+/* The transmit queue's naps while polled (net_poll_nap_us): while the
+ * guest answers what it receives, and while it streams out. */
+#define VIRTIO_NET_TX_NAP_US 50
+#define VIRTIO_NET_TX_NAP_STREAMING_US 200
 
 /* In front of every frame both ways (virtio 1.x 5.1.6, VERSION_1 layout:
  * num_buffers is always there). Little-endian. */
@@ -176,6 +180,8 @@ struct virtio_net {
 	struct virtio_net_stats stats;
 	struct virtio_net_rx rx;
 	struct virtio_net_rx_hold hold;
+	/* The last frame delivered was a pure TCP ACK (net_poll_nap_us). */
+	bool rx_last_pure_ack;
 
 	/* The header and frame as the tap sees them: our header, the held
 	 * chains' buffers, and the spill. */

@@ -671,6 +671,28 @@ static void pure_acks_wait_for_their_interrupt_while_the_guest_streams_out(void 
 	assert_int_equal(r->net.stats.rx_acks_held, 1);
 }
 
+/* The transmit queue's nap follows what the guest receives: pure ACKs
+ * say it streams out (long naps: its frames queue up ahead of us), data
+ * says it may answer (short naps: the answer is on the other end's
+ * critical path). Asked as the I/O thread asks, past the first spin. */
+static void the_transmit_nap_is_long_only_while_the_guest_gets_pure_acks(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_device *vdev = &r->net.vp.vdev;
+
+	guest_starts_streaming(r, 10 * 1000 * 1000, 8);
+	sleep_ms(1);
+	assert_int_equal(virtio_queue_poll(vdev, TX), VIRTIO_NET_TX_NAP_US);
+	ack_arrives_held(r, 1);
+	assert_int_equal(virtio_queue_poll(vdev, TX), VIRTIO_NET_TX_NAP_STREAMING_US);
+	host_send(r, 0, 100, 'd');
+	assert_true(wait_used(r, RX, 2));
+	assert_true(wait_queue_interrupt(r));
+	assert_int_equal(virtio_queue_poll(vdev, TX), VIRTIO_NET_TX_NAP_US);
+	ack_arrives_held(r, 3);
+	assert_int_equal(virtio_queue_poll(vdev, TX), VIRTIO_NET_TX_NAP_STREAMING_US);
+}
+
 static double elapsed_ms(const struct timespec *since)
 {
 	struct timespec now;
@@ -1661,6 +1683,7 @@ int main(void)
 		T(polling_ends_after_a_quiet_window),
 		T(reset_stops_polling_the_old_ring),
 		T(pure_acks_wait_for_their_interrupt_while_the_guest_streams_out),
+		T(the_transmit_nap_is_long_only_while_the_guest_gets_pure_acks),
 		T(a_held_ack_interrupt_goes_out_when_the_hold_time_is_up),
 		T(acks_interrupt_at_once_unless_the_guest_streams_out),
 		T(held_acks_go_out_when_the_driver_runs_out_of_buffers),
