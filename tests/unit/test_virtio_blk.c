@@ -41,6 +41,14 @@ static uint8_t *ram(struct rig *r, uint64_t gpa)
 	return r->mem.mapping + gpa;
 }
 
+/* A 16-bit ring field (idx, flags) in guest RAM, for atomic access; the
+ * rings are 2-aligned and so is the mapping. */
+static uint16_t *ram16(struct rig *r, uint64_t gpa)
+{
+	assert_true(gpa % 2 == 0);
+	return (uint16_t *)(void *)(r->mem.mapping + gpa);
+}
+
 /* Common configuration registers, as the guest reaches them through BAR 0. */
 #define COMMON_GFSELECT 0x08
 #define COMMON_GF 0x0c
@@ -166,7 +174,7 @@ static void set_desc(struct rig *r, uint16_t i, uint64_t addr, uint32_t len, uin
 
 static uint16_t used_idx(struct rig *r)
 {
-	return __atomic_load_n((uint16_t *)ram(r, USED + 2), __ATOMIC_ACQUIRE);
+	return __atomic_load_n(ram16(r, USED + 2), __ATOMIC_ACQUIRE);
 }
 
 /* Publishes head 0 and kicks. */
@@ -177,7 +185,7 @@ static void submit(struct rig *r)
 	*ram(r, STATUS_AT) = 0xee;
 	memset(ram(r, AVAIL + 4 + 2 * (r->avail_idx % QSIZE)), 0, 2);
 	r->avail_idx++;
-	__atomic_store_n((uint16_t *)ram(r, AVAIL + 2), r->avail_idx, __ATOMIC_RELEASE);
+	__atomic_store_n(ram16(r, AVAIL + 2), r->avail_idx, __ATOMIC_RELEASE);
 	assert_int_equal(write(r->blk.vp.kick_fds[0], &one, 8), 8);
 }
 

@@ -97,6 +97,14 @@ static uint8_t *ram(struct rig *r, uint64_t gpa)
 	return r->mem.mapping + gpa;
 }
 
+/* A 16-bit ring field (idx, flags) in guest RAM, for atomic access; the
+ * rings are 2-aligned and so is the mapping. */
+static uint16_t *ram16(struct rig *r, uint64_t gpa)
+{
+	assert_true(gpa % 2 == 0);
+	return (uint16_t *)(void *)(r->mem.mapping + gpa);
+}
+
 static void sleep_ms(long ms)
 {
 	nanosleep(&(struct timespec){0, ms * 1000000}, NULL);
@@ -173,8 +181,7 @@ static void add_chain(struct rig *r, unsigned q, const struct seg *segs, unsigne
 	r->next_desc[q] = (uint16_t)((head + nr) % QSIZE);
 	memcpy(ram(r, ring_base[q] + 0x1000 + 4 + 2 * (r->avail_idx[q] % QSIZE)), &head, 2);
 	r->avail_idx[q]++;
-	__atomic_store_n((uint16_t *)ram(r, ring_base[q] + 0x1000 + 2), r->avail_idx[q],
-			 __ATOMIC_RELEASE);
+	__atomic_store_n(ram16(r, ring_base[q] + 0x1000 + 2), r->avail_idx[q], __ATOMIC_RELEASE);
 }
 
 static void kick(struct rig *r, unsigned q)
@@ -186,7 +193,7 @@ static void kick(struct rig *r, unsigned q)
 
 static uint16_t used_idx(struct rig *r, unsigned q)
 {
-	return __atomic_load_n((uint16_t *)ram(r, ring_base[q] + 0x2002), __ATOMIC_ACQUIRE);
+	return __atomic_load_n(ram16(r, ring_base[q] + 0x2002), __ATOMIC_ACQUIRE);
 }
 
 static uint32_t used_len(struct rig *r, unsigned q, uint16_t i)

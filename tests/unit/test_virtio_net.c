@@ -64,6 +64,14 @@ static uint8_t *ram(struct rig *r, uint64_t gpa)
 	return r->mem.mapping + gpa;
 }
 
+/* A 16-bit ring field (idx, flags) in guest RAM, for atomic access; the
+ * rings are 2-aligned and so is the mapping. */
+static uint16_t *ram16(struct rig *r, uint64_t gpa)
+{
+	assert_true(gpa % 2 == 0);
+	return (uint16_t *)(void *)(r->mem.mapping + gpa);
+}
+
 static uint64_t desc_gpa(unsigned q)
 {
 	return ring_base[q];
@@ -213,7 +221,7 @@ static void add_chain(struct rig *r, unsigned q, const struct seg *segs, unsigne
 	r->next_desc[q] = (uint16_t)((head + nr) % r->qsize[q]);
 	memcpy(ram(r, avail_gpa(q) + 4 + 2 * (r->avail_idx[q] % r->qsize[q])), &head, 2);
 	r->avail_idx[q]++;
-	__atomic_store_n((uint16_t *)ram(r, avail_gpa(q) + 2), r->avail_idx[q], __ATOMIC_RELEASE);
+	__atomic_store_n(ram16(r, avail_gpa(q) + 2), r->avail_idx[q], __ATOMIC_RELEASE);
 }
 
 static void kick(struct rig *r, unsigned q)
@@ -225,7 +233,7 @@ static void kick(struct rig *r, unsigned q)
 
 static uint16_t used_idx(struct rig *r, unsigned q)
 {
-	return __atomic_load_n((uint16_t *)ram(r, used_gpa(q) + 2), __ATOMIC_ACQUIRE);
+	return __atomic_load_n(ram16(r, used_gpa(q) + 2), __ATOMIC_ACQUIRE);
 }
 
 static struct virtq_used_elem used_elem(struct rig *r, unsigned q, uint16_t i)
@@ -493,7 +501,7 @@ static void transmit_notifications_come_back_once_the_queue_is_idle(void **state
 	kick(r, TX);
 	assert_int_equal(host_recv(r, got, sizeof(got)), HDR + 60);
 	for (int i = 0; i < 2000 && flags; i++) {
-		flags = __atomic_load_n((uint16_t *)ram(r, used_gpa(TX)), __ATOMIC_ACQUIRE);
+		flags = __atomic_load_n(ram16(r, used_gpa(TX)), __ATOMIC_ACQUIRE);
 		sleep_ms(1);
 	}
 	assert_int_equal(flags, 0);
@@ -512,7 +520,7 @@ static void set_poll_window(struct rig *r, uint32_t us)
 
 static uint16_t used_flags(struct rig *r, unsigned q)
 {
-	return __atomic_load_n((uint16_t *)ram(r, used_gpa(q)), __ATOMIC_ACQUIRE);
+	return __atomic_load_n(ram16(r, used_gpa(q)), __ATOMIC_ACQUIRE);
 }
 
 static void add_tx_frame(struct rig *r, char fill)
